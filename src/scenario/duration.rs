@@ -1,0 +1,133 @@
+//! Human durations (`"500ms"`, `"10s"`, `"1.5m"`) as they appear in scenario files.
+//!
+//! A duration always carries a unit: a bare `"10"` is rejected, because "10 what?" is the
+//! typo that turns a ten-second timeout into a ten-millisecond one.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// A duration read from a scenario file; keeps the `Duration` and deserializes from a string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Dur(pub Duration);
+
+/// Units accepted after the number, longest first so that `ms` wins over `m`.
+const UNITS: &[(&str, f64)] = &[
+    ("ns", 1e-9),
+    ("us", 1e-6),
+    ("µs", 1e-6),
+    ("ms", 1e-3),
+    ("s", 1.0),
+    ("m", 60.0),
+    ("h", 3600.0),
+];
+
+/// Parses `<number><unit>` with units ns, us, ms, s, m, h; no space between them.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let hint = "expected a number and a unit such as \"500ms\", \"10s\", \"2m\" (units: ns, us, ms, s, m, h)";
+    if number.is_empty() {
+        return Err(format!("invalid duration \"{text}\": {hint}"));
+    }
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration \"{text}\": {hint}"))?;
+    let scale = UNITS
+        .iter()
+        .find(|(name, _)| *name == unit)
+        .map(|(_, scale)| *scale)
+        .ok_or_else(|| {
+            if unit.is_empty() {
+                format!("duration \"{text}\" has no unit: {hint}")
+            } else {
+                format!("invalid duration \"{text}\": unknown unit \"{unit}\"; {hint}")
+            }
+        })?;
+    Ok(Duration::from_secs_f64(value * scale))
+}
+
+/// Formats a duration the way people read latencies: `850µs`, `12.3ms`, `1.25s`.
+pub fn format_duration(d: Duration) -> String {
+    format_seconds(d.as_secs_f64())
+}
+
+/// Like [`format_duration`] for a number of seconds (metrics are kept as `f64` seconds).
+pub fn format_seconds(s: f64) -> String {
+    if s < 1e-3 {
+        format!("{:.0}µs", s * 1e6)
+    } else if s < 1.0 {
+        trim_float(format!("{:.2}", s * 1e3)) + "ms"
+    } else {
+        trim_float(format!("{s:.3}")) + "s"
+    }
+}
+
+fn trim_float(text: String) -> String {
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+impl fmt::Display for Dur {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&format_duration(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_duration(&text)
+            .map(Dur)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("500ms", Duration::from_millis(500))]
+    #[case("10s", Duration::from_secs(10))]
+    #[case("1.5s", Duration::from_millis(1500))]
+    #[case("2m", Duration::from_secs(120))]
+    #[case("1h", Duration::from_secs(3600))]
+    #[case("250us", Duration::from_micros(250))]
+    #[case("250µs", Duration::from_micros(250))]
+    #[case("7ns", Duration::from_nanos(7))]
+    #[case(" 3s ", Duration::from_secs(3))]
+    fn parses(#[case] text: &str, #[case] expected: Duration) {
+        assert_eq!(parse_duration(text).unwrap(), expected);
+    }
+
+    #[rstest]
+    #[case("10 sec", "unknown unit \" sec\"")]
+    #[case("10", "has no unit")]
+    #[case("s", "invalid duration")]
+    #[case("", "invalid duration")]
+    #[case("1.2.3s", "invalid duration")]
+    #[case("10days", "unknown unit \"days\"")]
+    fn rejects(#[case] text: &str, #[case] message: &str) {
+        let err = parse_duration(text).unwrap_err();
+        assert!(err.contains(message), "{err}");
+    }
+
+    #[rstest]
+    #[case(0.00085, "850µs")]
+    #[case(0.0123, "12.3ms")]
+    #[case(0.5, "500ms")]
+    #[case(1.25, "1.25s")]
+    #[case(10.0, "10s")]
+    fn formats(#[case] seconds: f64, #[case] expected: &str) {
+        assert_eq!(format_seconds(seconds), expected);
+    }
+}

@@ -1,0 +1,224 @@
+//! The scenario file format: what a user writes, parsed and validated without any I/O.
+//!
+//! A scenario file describes one target and the checks run against it. Parsing is strict:
+//! every unknown key, malformed duration or threshold, unset variable and impossible
+//! combination is an error with a line and column, never a silently ignored setting.
+
+pub mod diagnostic;
+pub mod duration;
+pub mod interpolate;
+pub mod parse;
+pub mod threshold;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer};
+use toml::Spanned;
+
+pub use duration::Dur;
+pub use parse::{ParseError, parse_scenario};
+pub use threshold::Threshold;
+
+/// A whole scenario file as written, with the spans that later validation errors point at.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioDoc {
+    pub target: TargetSpec,
+    #[serde(default)]
+    pub smoke: Vec<Spanned<SmokeCheck>>,
+}
+
+/// Which wire protocol the target speaks; decides the endpoints model checks use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Api {
+    #[default]
+    Http,
+    Ollama,
+    Openai,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    pub base_url: Spanned<String>,
+    #[serde(default)]
+    pub api: Api,
+    /// Whole-request timeout unless a check sets its own.
+    #[serde(default = "defaults::timeout")]
+    pub timeout: Dur,
+    /// Short on purpose: a target that is down should fail in seconds, not hang.
+    #[serde(default = "defaults::connect_timeout")]
+    pub connect_timeout: Dur,
+    /// Sent with every request. Values are secrets: never written to an artifact or log.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Name of an environment variable; when it is unset or empty the target's checks are
+    /// reported as ignored with a reason instead of failing on a server that isn't there.
+    pub enabled_if: Option<String>,
+    pub spawn: Option<SpawnSpec>,
+}
+
+/// A target the harness starts itself, once per run, and stops after its last check.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpawnSpec {
+    /// Run with `sh -c`, in its own process group so that stopping it stops its children.
+    pub command: String,
+    /// Polled with GET until it answers 200.
+    #[serde(default = "defaults::ready_path")]
+    pub ready_path: String,
+    #[serde(default = "defaults::ready_timeout")]
+    pub ready_timeout: Dur,
+    /// Extra environment for the command.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+/// One `[[smoke]]` entry: a single HTTP request and what its response must look like.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmokeCheck {
+    pub name: Spanned<String>,
+    /// Shorthand for `method = "GET"` with this path.
+    pub get: Option<String>,
+    /// Shorthand for `method = "POST"` with this path.
+    pub post: Option<String>,
+    pub method: Option<String>,
+    pub path: Option<String>,
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    /// Added to the target's headers; secrets like them.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// A JSON body (sent with `content-type: application/json`).
+    pub json: Option<serde_json::Value>,
+    /// A text body, sent as is.
+    pub body: Option<String>,
+    pub timeout: Option<Dur>,
+    #[serde(default)]
+    pub expect: SmokeExpect,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmokeExpect {
+    /// One status or a list; when absent any 2xx passes.
+    pub status: Option<OneOrMany<u16>>,
+    pub body_contains: Option<OneOrMany<String>>,
+    pub body_equals: Option<String>,
+    pub body_regex: Option<Pattern>,
+    /// Values at JSON pointers (`"/models/0/name"`) of the response body.
+    #[serde(default)]
+    pub json: BTreeMap<JsonPointer, JsonExpect>,
+    pub json_schema: Option<SchemaSource>,
+    pub max_latency: Option<Dur>,
+}
+
+/// What the value at one JSON pointer must satisfy; every given field must hold.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonExpect {
+    pub equals: Option<serde_json::Value>,
+    /// Matched against a string value, or the JSON text of any other value.
+    pub regex: Option<Pattern>,
+    pub gt: Option<f64>,
+    pub ge: Option<f64>,
+    pub lt: Option<f64>,
+    pub le: Option<f64>,
+    /// Minimum length of an array, object or string (a non-empty model list: `min_len = 1`).
+    pub min_len: Option<usize>,
+    /// `false` asserts the pointer is absent.
+    pub exists: Option<bool>,
+}
+
+/// A value that may be written as one item or as a list of items.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> OneOrMany<T> {
+    pub fn as_slice(&self) -> &[T] {
+        match self {
+            OneOrMany::One(item) => std::slice::from_ref(item),
+            OneOrMany::Many(items) => items,
+        }
+    }
+}
+
+/// A regular expression, compiled while parsing so that a bad one is a load error.
+#[derive(Debug, Clone)]
+pub struct Pattern(pub regex::Regex);
+
+impl<'de> Deserialize<'de> for Pattern {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        regex::Regex::new(&text)
+            .map(Pattern)
+            .map_err(|e| serde::de::Error::custom(format!("invalid regex: {e}")))
+    }
+}
+
+/// An RFC 6901 JSON pointer: empty (the whole document) or starting with `/`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct JsonPointer(pub String);
+
+impl<'de> Deserialize<'de> for JsonPointer {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text.is_empty() || text.starts_with('/') {
+            Ok(JsonPointer(text))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "invalid JSON pointer \"{text}\": it must start with / (for example \"/models/0/name\")"
+            )))
+        }
+    }
+}
+
+impl fmt::Display for JsonPointer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "(document)" } else { &self.0 })
+    }
+}
+
+/// A JSON Schema: a file path (relative to the scenario file) or the schema inline.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SchemaSource {
+    File(String),
+    Inline(serde_json::Value),
+}
+
+impl<'de> Deserialize<'de> for SchemaSource {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::String(path) => Ok(SchemaSource::File(path)),
+            schema @ serde_json::Value::Object(_) => Ok(SchemaSource::Inline(schema)),
+            other => Err(serde::de::Error::custom(format!(
+                "invalid json_schema {other}: expected a file path or an inline table"
+            ))),
+        }
+    }
+}
+
+mod defaults {
+    use super::Dur;
+    use std::time::Duration;
+
+    pub fn timeout() -> Dur {
+        Dur(Duration::from_secs(30))
+    }
+    pub fn connect_timeout() -> Dur {
+        Dur(Duration::from_secs(3))
+    }
+    pub fn ready_path() -> String {
+        "/".into()
+    }
+    pub fn ready_timeout() -> Dur {
+        Dur(Duration::from_secs(60))
+    }
+}

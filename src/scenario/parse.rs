@@ -1,0 +1,258 @@
+//! From text to a validated [`ScenarioDoc`]: TOML parse, interpolation, typed
+//! deserialization, then the checks that serde cannot express. No I/O.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use serde::Deserialize;
+use toml::de::{DeTable, Deserializer};
+
+use super::diagnostic::{line_col, with_suggestion};
+use super::interpolate::{Vars, interpolate_table};
+use super::{ScenarioDoc, SmokeCheck};
+
+/// A problem in a scenario file, at a one-based line and column.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{line}:{col}: {message}")]
+pub struct ParseError {
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+impl ParseError {
+    fn at(source: &str, span: Option<Range<usize>>, message: impl Into<String>) -> Self {
+        let (line, col) = line_col(source, span.map_or(0, |s| s.start));
+        ParseError {
+            line,
+            col,
+            message: message.into(),
+        }
+    }
+}
+
+/// Methods a check may use; anything else is almost certainly a typo.
+const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+/// Parses and validates one scenario file's text; `${VAR}` references are resolved in `vars`.
+pub fn parse_scenario(source: &str, vars: &dyn Vars) -> Result<ScenarioDoc, ParseError> {
+    let mut table = DeTable::parse(source)
+        .map_err(|e| ParseError::at(source, e.span(), first_line(e.message())))?;
+    table.get_mut().make_owned();
+    interpolate_table(table.get_mut(), vars)
+        .map_err(|(e, span)| ParseError::at(source, Some(span), e.message))?;
+    let doc = ScenarioDoc::deserialize(Deserializer::from(table))
+        .map_err(|e| ParseError::at(source, e.span(), with_suggestion(e.message())))?;
+    validate(source, &doc)?;
+    Ok(doc)
+}
+
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or(message).trim().to_string()
+}
+
+fn validate(source: &str, doc: &ScenarioDoc) -> Result<(), ParseError> {
+    let base_url = &doc.target.base_url;
+    match url::Url::parse(base_url.get_ref()) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
+        _ => {
+            return Err(ParseError::at(
+                source,
+                Some(base_url.span()),
+                format!(
+                    "invalid base_url \"{}\": expected an http:// or https:// URL such as \"http://127.0.0.1:8080\"",
+                    base_url.get_ref()
+                ),
+            ));
+        }
+    }
+    let mut seen: HashMap<&str, Range<usize>> = HashMap::new();
+    for check in &doc.smoke {
+        let name = &check.get_ref().name;
+        validate_name(source, name.get_ref(), name.span())?;
+        if let Some(first) = seen.insert(name.get_ref(), name.span()) {
+            let (line, col) = line_col(source, first.start);
+            return Err(ParseError::at(
+                source,
+                Some(name.span()),
+                format!(
+                    "duplicate smoke check name \"{}\": also defined at {line}:{col}; names must be unique within a kind",
+                    name.get_ref()
+                ),
+            ));
+        }
+        validate_smoke(check.get_ref())
+            .map_err(|message| ParseError::at(source, Some(check.span()), message))?;
+    }
+    Ok(())
+}
+
+/// Names become part of test case names, which are split on `::` and typed in filters.
+fn validate_name(source: &str, name: &str, span: Range<usize>) -> Result<(), ParseError> {
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(ParseError::at(
+            source,
+            Some(span),
+            format!(
+                "invalid check name \"{name}\": use letters, digits, '_', '-' and '.' (it becomes part of the test name)"
+            ),
+        ))
+    }
+}
+
+fn validate_smoke(check: &SmokeCheck) -> Result<(), String> {
+    let name = check.name.get_ref();
+    let forms = [check.get.is_some(), check.post.is_some(), check.path.is_some()];
+    match forms.iter().filter(|f| **f).count() {
+        1 => {}
+        0 => {
+            return Err(format!(
+                "smoke check \"{name}\" has no request: add get = \"/path\", post = \"/path\", or method and path"
+            ));
+        }
+        _ => {
+            return Err(format!(
+                "smoke check \"{name}\" has more than one of get, post and path: keep one"
+            ));
+        }
+    }
+    if check.method.is_some() && check.path.is_none() {
+        return Err(format!(
+            "smoke check \"{name}\": method goes with path (get and post already name the method)"
+        ));
+    }
+    let method = check.method();
+    if !METHODS.contains(&method.as_str()) {
+        return Err(format!(
+            "smoke check \"{name}\": unknown method \"{method}\"; expected one of {}",
+            METHODS.join(", ")
+        ));
+    }
+    if !check.request_path().starts_with('/') {
+        return Err(format!(
+            "smoke check \"{name}\": path \"{}\" must start with /",
+            check.request_path()
+        ));
+    }
+    if check.json.is_some() && check.body.is_some() {
+        return Err(format!(
+            "smoke check \"{name}\" has both json and body: keep one"
+        ));
+    }
+    if let Some(status) = &check.expect.status
+        && let Some(bad) = status.as_slice().iter().find(|s| !(100..=599).contains(*s))
+    {
+        return Err(format!(
+            "smoke check \"{name}\": status {bad} is not an HTTP status (100-599)"
+        ));
+    }
+    Ok(())
+}
+
+impl SmokeCheck {
+    /// The HTTP method, upper-cased; valid once the check is validated.
+    pub fn method(&self) -> String {
+        match (&self.get, &self.post, &self.method) {
+            (Some(_), _, _) => "GET".into(),
+            (_, Some(_), _) => "POST".into(),
+            (_, _, Some(method)) => method.to_ascii_uppercase(),
+            _ => "GET".into(),
+        }
+    }
+
+    /// The request path relative to the target's base URL.
+    pub fn request_path(&self) -> &str {
+        self.get
+            .as_deref()
+            .or(self.post.as_deref())
+            .or(self.path.as_deref())
+            .unwrap_or("/")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn vars(name: &str) -> Option<String> {
+        (name == "TOKEN").then(|| "s3cret".to_string())
+    }
+
+    const HEAD: &str = "[target]\nbase_url = \"http://127.0.0.1:1\"\n";
+
+    #[test]
+    fn parses_a_full_smoke_check() {
+        let text = format!(
+            "{HEAD}headers = {{ Authorization = \"Bearer ${{TOKEN}}\" }}\n\
+             [[smoke]]\nname = \"version\"\nget = \"/api/version\"\n\
+             expect = {{ status = [200, 204], body_contains = \"x\", max_latency = \"500ms\", json = {{ \"/version\" = {{ regex = \"^0\" }} }} }}\n"
+        );
+        let doc = parse_scenario(&text, &vars).unwrap();
+        assert_eq!(doc.target.headers["Authorization"], "Bearer s3cret");
+        let check = doc.smoke[0].get_ref();
+        assert_eq!(check.method(), "GET");
+        assert_eq!(check.request_path(), "/api/version");
+        assert_eq!(check.expect.status.as_ref().unwrap().as_slice(), &[200, 204]);
+        assert_eq!(
+            check.expect.max_latency.unwrap().0,
+            std::time::Duration::from_millis(500)
+        );
+    }
+
+    #[rstest]
+    #[case::unknown_key("[[smoke]]\nname = \"a\"\nget = \"/\"\nexpcet = {}\n", 6, 1, "did you mean `expect`")]
+    #[case::bad_duration("[[smoke]]\nname = \"a\"\nget = \"/\"\ntimeout = \"10 sec\"\n", 6, 11, "unknown unit")]
+    #[case::unset_var("[[smoke]]\nname = \"a\"\nget = \"${NOPE}\"\n", 5, 7, "NOPE is not set")]
+    #[case::no_request("[[smoke]]\nname = \"a\"\n", 3, 1, "has no request")]
+    #[case::two_requests("[[smoke]]\nname = \"a\"\nget = \"/\"\npost = \"/\"\n", 3, 1, "more than one")]
+    #[case::bad_method("[[smoke]]\nname = \"a\"\nmethod = \"GTE\"\npath = \"/\"\n", 3, 1, "unknown method")]
+    #[case::bad_name("[[smoke]]\nname = \"a b\"\nget = \"/\"\n", 4, 8, "invalid check name")]
+    #[case::bad_pointer("[[smoke]]\nname = \"a\"\nget = \"/\"\nexpect = { json = { \"x\" = { equals = 1 } } }\n", 6, 21, "JSON pointer")]
+    #[case::bad_regex("[[smoke]]\nname = \"a\"\nget = \"/\"\nexpect = { body_regex = \"(\" }\n", 6, 25, "invalid regex")]
+    #[case::bad_status("[[smoke]]\nname = \"a\"\nget = \"/\"\nexpect = { status = 999 }\n", 3, 1, "not an HTTP status")]
+    #[case::wrong_type("[[smoke]]\nname = 5\nget = \"/\"\n", 4, 8, "invalid type")]
+    #[case::toml_syntax("[[smoke]\n", 3, 9, "unclosed array table")]
+    fn reports_errors_with_position(
+        #[case] body: &str,
+        #[case] line: usize,
+        #[case] col: usize,
+        #[case] message: &str,
+    ) {
+        let err = parse_scenario(&format!("{HEAD}{body}"), &vars).unwrap_err();
+        assert_eq!((err.line, err.col), (line, col), "{err}");
+        assert!(err.message.contains(message), "{err}");
+    }
+
+    #[test]
+    fn duplicate_names_name_both_places() {
+        let text = format!(
+            "{HEAD}[[smoke]]\nname = \"a\"\nget = \"/\"\n[[smoke]]\nname = \"a\"\nget = \"/x\"\n"
+        );
+        let err = parse_scenario(&text, &vars).unwrap_err();
+        assert_eq!((err.line, err.col), (7, 8));
+        assert!(err.message.contains("also defined at 4:8"), "{err}");
+    }
+
+    #[rstest]
+    #[case("ftp://x")]
+    #[case("localhost:8080")]
+    #[case("http://")]
+    fn rejects_bad_base_urls(#[case] url: &str) {
+        let err = parse_scenario(&format!("[target]\nbase_url = \"{url}\"\n"), &vars).unwrap_err();
+        assert_eq!((err.line, err.col), (2, 12));
+        assert!(err.message.contains("invalid base_url"), "{err}");
+    }
+
+    #[test]
+    fn missing_target_is_reported() {
+        let err = parse_scenario("[[smoke]]\nname = \"a\"\nget = \"/\"\n", &vars).unwrap_err();
+        assert!(err.message.contains("missing field `target`"), "{err}");
+    }
+}
