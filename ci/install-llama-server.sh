@@ -49,6 +49,10 @@ PY
   mv "$model.part" "$model"
 fi
 
+# Stable paths for the shipped scenario's defaults, whatever the venv's Python version.
+mkdir -p "$tools/bin"
+ln -sf "$server" "$tools/bin/llama-server"
+
 printf 'export LLAMA_SERVER=%q\nexport LLAMA_MODEL=%q\n' "$server" "$model" > "$env_file"
 log "llama-server: $server"
 log "model: $model"

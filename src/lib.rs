@@ -6,4 +6,14 @@
 //! [`client`] and [`target`] talk to servers, [`runner`] schedules cases as libtest-mimic
 //! trials, and [`report`] writes artifacts from plain records.
 
+pub mod catalog;
+pub mod client;
+pub mod config;
+pub mod harness;
+pub mod inference;
+pub mod judge;
+pub mod report;
+pub mod runner;
 pub mod scenario;
+pub mod stream;
+pub mod target;

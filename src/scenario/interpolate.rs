@@ -95,11 +95,9 @@ fn interpolate_value(
 ) -> Result<(), (InterpolationError, Range<usize>)> {
     let span = value.span();
     match value.get_mut() {
-        DeValue::String(text) => {
-            if text.contains('$') {
-                let expanded = interpolate(text, vars).map_err(|e| (e, span))?;
-                *text = expanded.into();
-            }
+        DeValue::String(text) if text.contains('$') => {
+            let expanded = interpolate(text, vars).map_err(|e| (e, span))?;
+            *text = expanded.into();
         }
         DeValue::Array(items) => {
             for item in items.iter_mut() {

@@ -182,7 +182,11 @@ impl<'de> Deserialize<'de> for JsonPointer {
 
 impl fmt::Display for JsonPointer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() { "(document)" } else { &self.0 })
+        f.write_str(if self.0.is_empty() {
+            "(document)"
+        } else {
+            &self.0
+        })
     }
 }
 

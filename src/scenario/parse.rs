@@ -108,7 +108,11 @@ fn validate_name(source: &str, name: &str, span: Range<usize>) -> Result<(), Par
 
 fn validate_smoke(check: &SmokeCheck) -> Result<(), String> {
     let name = check.name.get_ref();
-    let forms = [check.get.is_some(), check.post.is_some(), check.path.is_some()];
+    let forms = [
+        check.get.is_some(),
+        check.post.is_some(),
+        check.path.is_some(),
+    ];
     match forms.iter().filter(|f| **f).count() {
         1 => {}
         0 => {
@@ -199,7 +203,10 @@ mod tests {
         let check = doc.smoke[0].get_ref();
         assert_eq!(check.method(), "GET");
         assert_eq!(check.request_path(), "/api/version");
-        assert_eq!(check.expect.status.as_ref().unwrap().as_slice(), &[200, 204]);
+        assert_eq!(
+            check.expect.status.as_ref().unwrap().as_slice(),
+            &[200, 204]
+        );
         assert_eq!(
             check.expect.max_latency.unwrap().0,
             std::time::Duration::from_millis(500)
@@ -207,16 +214,56 @@ mod tests {
     }
 
     #[rstest]
-    #[case::unknown_key("[[smoke]]\nname = \"a\"\nget = \"/\"\nexpcet = {}\n", 6, 1, "did you mean `expect`")]
-    #[case::bad_duration("[[smoke]]\nname = \"a\"\nget = \"/\"\ntimeout = \"10 sec\"\n", 6, 11, "unknown unit")]
-    #[case::unset_var("[[smoke]]\nname = \"a\"\nget = \"${NOPE}\"\n", 5, 7, "NOPE is not set")]
+    #[case::unknown_key(
+        "[[smoke]]\nname = \"a\"\nget = \"/\"\nexpcet = {}\n",
+        6,
+        1,
+        "did you mean `expect`"
+    )]
+    #[case::bad_duration(
+        "[[smoke]]\nname = \"a\"\nget = \"/\"\ntimeout = \"10 sec\"\n",
+        6,
+        11,
+        "unknown unit"
+    )]
+    #[case::unset_var(
+        "[[smoke]]\nname = \"a\"\nget = \"${NOPE}\"\n",
+        5,
+        7,
+        "NOPE is not set"
+    )]
     #[case::no_request("[[smoke]]\nname = \"a\"\n", 3, 1, "has no request")]
-    #[case::two_requests("[[smoke]]\nname = \"a\"\nget = \"/\"\npost = \"/\"\n", 3, 1, "more than one")]
-    #[case::bad_method("[[smoke]]\nname = \"a\"\nmethod = \"GTE\"\npath = \"/\"\n", 3, 1, "unknown method")]
+    #[case::two_requests(
+        "[[smoke]]\nname = \"a\"\nget = \"/\"\npost = \"/\"\n",
+        3,
+        1,
+        "more than one"
+    )]
+    #[case::bad_method(
+        "[[smoke]]\nname = \"a\"\nmethod = \"GTE\"\npath = \"/\"\n",
+        3,
+        1,
+        "unknown method"
+    )]
     #[case::bad_name("[[smoke]]\nname = \"a b\"\nget = \"/\"\n", 4, 8, "invalid check name")]
-    #[case::bad_pointer("[[smoke]]\nname = \"a\"\nget = \"/\"\nexpect = { json = { \"x\" = { equals = 1 } } }\n", 6, 21, "JSON pointer")]
-    #[case::bad_regex("[[smoke]]\nname = \"a\"\nget = \"/\"\nexpect = { body_regex = \"(\" }\n", 6, 25, "invalid regex")]
-    #[case::bad_status("[[smoke]]\nname = \"a\"\nget = \"/\"\nexpect = { status = 999 }\n", 3, 1, "not an HTTP status")]
+    #[case::bad_pointer(
+        "[[smoke]]\nname = \"a\"\nget = \"/\"\nexpect = { json = { \"x\" = { equals = 1 } } }\n",
+        6,
+        21,
+        "JSON pointer"
+    )]
+    #[case::bad_regex(
+        "[[smoke]]\nname = \"a\"\nget = \"/\"\nexpect = { body_regex = \"(\" }\n",
+        6,
+        25,
+        "invalid regex"
+    )]
+    #[case::bad_status(
+        "[[smoke]]\nname = \"a\"\nget = \"/\"\nexpect = { status = 999 }\n",
+        3,
+        1,
+        "not an HTTP status"
+    )]
     #[case::wrong_type("[[smoke]]\nname = 5\nget = \"/\"\n", 4, 8, "invalid type")]
     #[case::toml_syntax("[[smoke]\n", 3, 9, "unclosed array table")]
     fn reports_errors_with_position(

@@ -75,9 +75,15 @@ pub fn parse_threshold(text: &str) -> Result<Threshold, String> {
     .ok_or_else(|| format!("invalid threshold \"{text}\": missing comparison; {HINT}"))?;
     let invalid = || format!("invalid threshold \"{text}\": {HINT}");
     let (value, unit) = if let Some(number) = rest.strip_suffix('%') {
-        (number.trim().parse::<f64>().map_err(|_| invalid())? / 100.0, Unit::Ratio)
+        (
+            number.trim().parse::<f64>().map_err(|_| invalid())? / 100.0,
+            Unit::Ratio,
+        )
     } else if let Some(number) = rest.strip_suffix("/s") {
-        (number.trim().parse::<f64>().map_err(|_| invalid())?, Unit::PerSecond)
+        (
+            number.trim().parse::<f64>().map_err(|_| invalid())?,
+            Unit::PerSecond,
+        )
     } else if let Ok(number) = rest.parse::<f64>() {
         (number, Unit::Plain)
     } else {

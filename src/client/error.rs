@@ -1,0 +1,78 @@
+//! Transport failures, classified so that the report says what to do, not just what broke.
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use crate::scenario::duration::format_duration;
+
+/// Infrastructure errors: the check could not be judged, as opposed to a threshold miss.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("connection refused by {url}: nothing listens there; start the server or fix base_url")]
+    Refused { url: String },
+    #[error("cannot resolve the host of {url}: {detail}; check base_url and DNS")]
+    Dns { url: String, detail: String },
+    #[error("TLS handshake with {url} failed: {detail}; check the certificate or use http://")]
+    Tls { url: String, detail: String },
+    #[error("could not connect to {url} within {}: {detail}; is the host reachable? (raise connect_timeout if it is just slow)", format_duration(*.after))]
+    ConnectTimeout {
+        url: String,
+        after: Duration,
+        detail: String,
+    },
+    #[error("{url} did not answer within {} ({stage}); raise timeout or check the server's load", format_duration(*.after))]
+    Timeout {
+        url: String,
+        after: Duration,
+        stage: &'static str,
+    },
+    #[error("request to {url} failed: {detail}")]
+    Other { url: String, detail: String },
+}
+
+impl RequestError {
+    /// Classifies a reqwest error by walking its source chain, where hyper and the OS put
+    /// the real reason.
+    pub fn classify(url: &str, error: &reqwest::Error, connect_timeout: Duration) -> RequestError {
+        let detail = chain(error);
+        let lower = detail.to_ascii_lowercase();
+        let url = url.to_string();
+        if lower.contains("connection refused") {
+            RequestError::Refused { url }
+        } else if lower.contains("dns error") || lower.contains("failed to lookup address") {
+            RequestError::Dns { url, detail }
+        } else if lower.contains("certificate")
+            || lower.contains("tls")
+            || lower.contains("handshake")
+        {
+            RequestError::Tls { url, detail }
+        } else if error.is_connect() && error.is_timeout()
+            || lower.contains("connect timeout")
+            || (error.is_connect() && lower.contains("timed out"))
+        {
+            RequestError::ConnectTimeout {
+                url,
+                after: connect_timeout,
+                detail,
+            }
+        } else {
+            RequestError::Other { url, detail }
+        }
+    }
+}
+
+/// The error and all its sources, joined, without repeating a source that is already
+/// contained in the text before it.
+fn chain(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = cause.source();
+    }
+    text
+}

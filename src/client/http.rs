@@ -1,0 +1,116 @@
+//! One plain HTTP request, timed from send to first body byte and to last body byte.
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+
+use super::RequestError;
+use crate::judge::smoke::Response;
+use crate::target::{Target, header_map};
+
+/// A request ready to send: method, path and the optional parts of a smoke check.
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    pub method: reqwest::Method,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Body,
+}
+
+#[derive(Debug, Clone)]
+pub enum Body {
+    Empty,
+    Json(serde_json::Value),
+    Text(String),
+}
+
+/// The response plus the time to the first body byte (`ttfb` in the metric definitions).
+#[derive(Debug, Clone)]
+pub struct Timed {
+    pub response: Response,
+    pub ttfb: Duration,
+}
+
+impl HttpRequest {
+    pub fn from_smoke(check: &crate::scenario::SmokeCheck) -> Result<HttpRequest, String> {
+        let method = reqwest::Method::from_bytes(check.method().as_bytes())
+            .map_err(|e| format!("invalid method: {e}"))?;
+        let body = match (&check.json, &check.body) {
+            (Some(json), _) => Body::Json(json.clone()),
+            (None, Some(text)) => Body::Text(text.clone()),
+            (None, None) => Body::Empty,
+        };
+        Ok(HttpRequest {
+            method,
+            path: check.request_path().to_string(),
+            query: check
+                .query
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            headers: header_map(&check.headers).map_err(|e| e.to_string())?,
+            body,
+        })
+    }
+}
+
+/// Sends one request and reads the whole body, all within `timeout`.
+pub async fn send(
+    target: &Target,
+    request: &HttpRequest,
+    timeout: Duration,
+) -> Result<Timed, RequestError> {
+    let url = target.url(&request.path);
+    let client = target.client().map_err(|e| RequestError::Other {
+        url: url.clone(),
+        detail: e.to_string(),
+    })?;
+    let mut builder = client
+        .request(request.method.clone(), &url)
+        .headers(request.headers.clone());
+    if !request.query.is_empty() {
+        builder = builder.query(&request.query);
+    }
+    builder = match &request.body {
+        Body::Empty => builder,
+        Body::Json(json) => builder.json(json),
+        Body::Text(text) => builder.body(text.clone()),
+    };
+    let started = Instant::now();
+    let exchange = async {
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| RequestError::classify(&url, &e, target.connect_timeout))?;
+        let status = response.status().as_u16();
+        let mut body = Vec::new();
+        let mut ttfb = None;
+        let mut stream = response.bytes_stream();
+        while let Some(piece) = stream.next().await {
+            let piece =
+                piece.map_err(|e| RequestError::classify(&url, &e, target.connect_timeout))?;
+            if ttfb.is_none() && !piece.is_empty() {
+                ttfb = Some(started.elapsed());
+            }
+            body.extend_from_slice(&piece);
+        }
+        let latency = started.elapsed();
+        Ok(Timed {
+            response: Response {
+                status,
+                body,
+                latency,
+            },
+            ttfb: ttfb.unwrap_or(latency),
+        })
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(result) => result,
+        Err(_) => Err(RequestError::Timeout {
+            url,
+            after: timeout,
+            stage: "waiting for the whole response",
+        }),
+    }
+}

@@ -1,0 +1,485 @@
+//! Reads one decoded stream object (or a whole non-streaming body) from any of
+//! the supported APIs into the same flavour-neutral [`Chunk`], so timing and
+//! token counting are written once, not per server.
+//!
+//! Every field is optional on the wire: servers differ by version and by
+//! request options, and a missing field must give `None`, never a guess.
+
+use crate::inference::metrics::per_second;
+use serde_json::Value;
+
+/// What one stream object says, whichever API it came from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Chunk {
+    /// Generated text in this object; empty for role-only deltas, usage
+    /// chunks and final summaries, which must not count as tokens arriving.
+    pub content: String,
+    pub finish_reason: Option<String>,
+    /// The object itself says it is the last of the response (Ollama
+    /// `done: true`, llama.cpp `/completion` `stop: true`, an OpenAI
+    /// non-streaming chat body). OpenAI-style streams end with the `[DONE]`
+    /// data line instead, which is not JSON and so never reaches this module.
+    pub done: bool,
+    /// The server reported a failure, possibly after streaming some text.
+    pub error: Option<String>,
+    pub server: ServerCounts,
+}
+
+/// What the server says about its own work, in seconds and tokens whatever
+/// units it used.
+#[derive(Default, Debug, Clone, PartialEq)]
+pub struct ServerCounts {
+    pub output_tokens: Option<u64>,
+    /// Prompt tokens the server evaluated for this request. Where it reports
+    /// that separately from the full prompt size (llama.cpp `timings.prompt_n`,
+    /// which leaves out tokens reused from its cache) that is the number taken,
+    /// so that it matches `prompt_seconds` and their ratio is a true rate.
+    pub prompt_tokens: Option<u64>,
+    pub decode_seconds: Option<f64>,
+    pub prompt_seconds: Option<f64>,
+    pub load_seconds: Option<f64>,
+    pub total_seconds: Option<f64>,
+    pub server_tokens_per_s: Option<f64>,
+    /// Where `output_tokens` came from, recorded beside the count because the
+    /// sources are not equally trustworthy: "ollama.eval_count",
+    /// "openai.usage", "llamacpp.timings" or "llamacpp.tokens_predicted".
+    pub source: Option<&'static str>,
+}
+
+/// Reads an Ollama `/api/generate` or `/api/chat` object. Ollama gives its
+/// durations in nanoseconds.
+pub fn from_ollama(v: &Value) -> Chunk {
+    let content = v["response"]
+        .as_str()
+        .or_else(|| v["message"]["content"].as_str())
+        .unwrap_or_default();
+    Chunk {
+        content: content.to_owned(),
+        finish_reason: owned(&v["done_reason"]),
+        done: v["done"].as_bool().unwrap_or(false),
+        error: error_message(v),
+        server: ollama_counts(v),
+    }
+}
+
+fn ollama_counts(v: &Value) -> ServerCounts {
+    let output_tokens = v["eval_count"].as_u64();
+    let decode_seconds = nanos(&v["eval_duration"]);
+    ServerCounts {
+        output_tokens,
+        prompt_tokens: v["prompt_eval_count"].as_u64(),
+        decode_seconds,
+        prompt_seconds: nanos(&v["prompt_eval_duration"]),
+        load_seconds: nanos(&v["load_duration"]),
+        total_seconds: nanos(&v["total_duration"]),
+        server_tokens_per_s: rate(output_tokens, decode_seconds),
+        source: output_tokens.map(|_| "ollama.eval_count"),
+    }
+}
+
+/// Reads an object from an OpenAI-compatible API (chat or completions,
+/// streaming or not) or from llama.cpp's native `/completion`. llama.cpp adds
+/// a `timings` object, in milliseconds, to either.
+pub fn from_openai(v: &Value) -> Chunk {
+    let choice = &v["choices"][0];
+    let content = choice["delta"]["content"]
+        .as_str()
+        .or_else(|| choice["message"]["content"].as_str())
+        .or_else(|| choice["text"].as_str())
+        .or_else(|| v["content"].as_str())
+        .unwrap_or_default();
+    let stopped = v["stop"].as_bool().unwrap_or(false);
+    Chunk {
+        content: content.to_owned(),
+        finish_reason: owned(&choice["finish_reason"]).or_else(|| stop_reason(v, stopped)),
+        done: stopped || choice.get("message").is_some(),
+        error: error_message(v),
+        server: openai_counts(v),
+    }
+}
+
+/// llama.cpp `/completion` says why it stopped in its own words; they are
+/// mapped to the OpenAI ones its own OpenAI endpoints use, so reports compare.
+fn stop_reason(v: &Value, stopped: bool) -> Option<String> {
+    if !stopped {
+        return None;
+    }
+    let reason = match v["stop_type"].as_str()? {
+        "eos" | "word" => "stop",
+        "limit" => "length",
+        _ => return None,
+    };
+    Some(reason.to_owned())
+}
+
+/// `usage` is the server's count for the whole response and wins over
+/// llama.cpp's `timings`, which remain the source for durations and rate.
+fn openai_counts(v: &Value) -> ServerCounts {
+    let usage = &v["usage"];
+    let timings = &v["timings"];
+    let predicted = timings["predicted_n"].as_u64();
+    let decode_seconds = millis(&timings["predicted_ms"]);
+    let (output_tokens, source) = if let Some(n) = usage["completion_tokens"].as_u64() {
+        (Some(n), Some("openai.usage"))
+    } else if let Some(n) = predicted {
+        (Some(n), Some("llamacpp.timings"))
+    } else if let Some(n) = v["tokens_predicted"].as_u64() {
+        (Some(n), Some("llamacpp.tokens_predicted"))
+    } else {
+        (None, None)
+    };
+    ServerCounts {
+        output_tokens,
+        prompt_tokens: timings["prompt_n"]
+            .as_u64()
+            .or_else(|| usage["prompt_tokens"].as_u64())
+            .or_else(|| v["tokens_evaluated"].as_u64()),
+        decode_seconds,
+        prompt_seconds: millis(&timings["prompt_ms"]),
+        load_seconds: None,
+        total_seconds: None,
+        server_tokens_per_s: finite(&timings["predicted_per_second"])
+            .or_else(|| rate(predicted, decode_seconds)),
+        source,
+    }
+}
+
+/// Folds what a later object says into what earlier ones said: a value a
+/// later object gives replaces the earlier one, and a missing one keeps it,
+/// since servers put their counts on the last object or spread them out.
+pub fn merge(into: &mut ServerCounts, from: &ServerCounts) {
+    later(&mut into.output_tokens, from.output_tokens);
+    later(&mut into.prompt_tokens, from.prompt_tokens);
+    later(&mut into.decode_seconds, from.decode_seconds);
+    later(&mut into.prompt_seconds, from.prompt_seconds);
+    later(&mut into.load_seconds, from.load_seconds);
+    later(&mut into.total_seconds, from.total_seconds);
+    later(&mut into.server_tokens_per_s, from.server_tokens_per_s);
+    later(&mut into.source, from.source);
+}
+
+fn later<T: Copy>(into: &mut Option<T>, from: Option<T>) {
+    if from.is_some() {
+        *into = from;
+    }
+}
+
+/// Errors come as `{"error": "text"}` (Ollama), `{"error": {"message": ..}}`
+/// (OpenAI, llama.cpp) or `{"object": "error", "message": ..}` (older vLLM).
+fn error_message(v: &Value) -> Option<String> {
+    match &v["error"] {
+        Value::Null if v["object"] == "error" => Some(describe(v)),
+        Value::Null => None,
+        Value::String(text) => Some(text.clone()),
+        other => Some(describe(other)),
+    }
+}
+
+/// The error's `message`, or the whole error as JSON when it has none, so
+/// nothing the server said is lost.
+fn describe(error: &Value) -> String {
+    owned(&error["message"]).unwrap_or_else(|| error.to_string())
+}
+
+fn owned(v: &Value) -> Option<String> {
+    v.as_str().map(str::to_owned)
+}
+
+/// A finite number; llama.cpp writes NaN rates (no tokens yet) as `null`,
+/// which this reads as absent.
+fn finite(v: &Value) -> Option<f64> {
+    v.as_f64().filter(|x| x.is_finite())
+}
+
+fn nanos(v: &Value) -> Option<f64> {
+    finite(v).map(|ns| ns / 1e9)
+}
+
+fn millis(v: &Value) -> Option<f64> {
+    finite(v).map(|ms| ms / 1e3)
+}
+
+fn rate(tokens: Option<u64>, seconds: Option<f64>) -> Option<f64> {
+    per_second(tokens?, seconds?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use serde_json::json;
+
+    fn close(a: Option<f64>, b: f64) -> bool {
+        a.is_some_and(|a| (a - b).abs() < 1e-9)
+    }
+
+    #[rstest]
+    #[case::generate(json!({"model": "m", "response": "Hel", "done": false}), "Hel")]
+    #[case::chat(json!({"message": {"role": "assistant", "content": "lo"}, "done": false}), "lo")]
+    #[case::chat_thinking_only(json!({"message": {"role": "assistant", "content": "", "thinking": "hm"}}), "")]
+    #[case::neither(json!({"done": false}), "")]
+    fn ollama_content(#[case] v: Value, #[case] content: &str) {
+        let chunk = from_ollama(&v);
+        assert_eq!(chunk.content, content);
+        assert!(!chunk.done);
+        assert_eq!(chunk.server, ServerCounts::default());
+    }
+
+    #[test]
+    fn ollama_final_object_converts_nanoseconds() {
+        let chunk = from_ollama(&json!({
+            "model": "m", "response": "", "done": true, "done_reason": "stop",
+            "total_duration": 5_500_000_000u64, "load_duration": 1_000_000_000u64,
+            "prompt_eval_count": 26, "prompt_eval_duration": 130_000_000u64,
+            "eval_count": 100, "eval_duration": 2_000_000_000u64,
+        }));
+        assert!(chunk.done);
+        assert_eq!(chunk.finish_reason.as_deref(), Some("stop"));
+        assert_eq!(chunk.error, None);
+        let s = chunk.server;
+        assert_eq!(s.output_tokens, Some(100));
+        assert_eq!(s.source, Some("ollama.eval_count"));
+        assert_eq!(s.prompt_tokens, Some(26));
+        assert!(close(s.decode_seconds, 2.0));
+        assert!(close(s.prompt_seconds, 0.13));
+        assert!(close(s.load_seconds, 1.0));
+        assert!(close(s.total_seconds, 5.5));
+        assert!(close(s.server_tokens_per_s, 50.0));
+    }
+
+    #[rstest]
+    #[case::no_counts(json!({"done": true, "done_reason": "stop"}), ServerCounts::default())]
+    #[case::cached_prompt(
+        json!({"done": true, "eval_count": 4, "total_duration": 1_000_000_000u64}),
+        ServerCounts { output_tokens: Some(4), total_seconds: Some(1.0), source: Some("ollama.eval_count"), ..Default::default() },
+    )]
+    #[case::zero_eval_duration(
+        json!({"done": true, "eval_count": 0, "eval_duration": 0}),
+        ServerCounts { output_tokens: Some(0), decode_seconds: Some(0.0), source: Some("ollama.eval_count"), ..Default::default() },
+    )]
+    fn ollama_final_object_with_absent_fields(#[case] v: Value, #[case] expected: ServerCounts) {
+        let chunk = from_ollama(&v);
+        assert!(chunk.done);
+        assert_eq!(chunk.server, expected);
+    }
+
+    #[test]
+    fn ollama_error() {
+        let chunk = from_ollama(&json!({"error": "model \"x\" not found, try pulling it first"}));
+        assert_eq!(
+            chunk.error.as_deref(),
+            Some("model \"x\" not found, try pulling it first")
+        );
+    }
+
+    #[rstest]
+    #[case::role_only(json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": null}]}), "", None)]
+    #[case::role_and_null_content(json!({"choices": [{"delta": {"role": "assistant", "content": null}}]}), "", None)]
+    #[case::empty_content(json!({"choices": [{"delta": {"content": ""}}]}), "", None)]
+    #[case::delta(json!({"choices": [{"delta": {"content": "Hi"}, "finish_reason": null}]}), "Hi", None)]
+    #[case::finish(json!({"choices": [{"delta": {}, "finish_reason": "length"}]}), "", Some("length"))]
+    #[case::completions_stream(json!({"object": "text_completion", "choices": [{"text": " there", "finish_reason": null}]}), " there", None)]
+    fn openai_stream_chunks(
+        #[case] v: Value,
+        #[case] content: &str,
+        #[case] finish_reason: Option<&str>,
+    ) {
+        let chunk = from_openai(&v);
+        assert_eq!(chunk.content, content);
+        assert_eq!(chunk.finish_reason.as_deref(), finish_reason);
+        assert!(!chunk.done);
+        assert_eq!(chunk.error, None);
+        assert_eq!(chunk.server, ServerCounts::default());
+    }
+
+    #[test]
+    fn openai_usage_chunk() {
+        let chunk = from_openai(&json!({
+            "object": "chat.completion.chunk", "choices": [],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 34, "total_tokens": 46},
+        }));
+        assert_eq!(chunk.content, "");
+        assert_eq!(chunk.finish_reason, None);
+        assert_eq!(
+            chunk.server,
+            ServerCounts {
+                output_tokens: Some(34),
+                prompt_tokens: Some(12),
+                source: Some("openai.usage"),
+                ..Default::default()
+            }
+        );
+    }
+
+    #[test]
+    fn openai_null_usage_is_absent() {
+        let chunk = from_openai(&json!({"choices": [{"delta": {"content": "a"}}], "usage": null}));
+        assert_eq!(chunk.server, ServerCounts::default());
+    }
+
+    #[test]
+    fn openai_non_streaming_chat() {
+        let chunk = from_openai(&json!({
+            "object": "chat.completion",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello!"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 9, "completion_tokens": 3},
+        }));
+        assert_eq!(chunk.content, "Hello!");
+        assert_eq!(chunk.finish_reason.as_deref(), Some("stop"));
+        assert!(chunk.done);
+        assert_eq!(chunk.server.output_tokens, Some(3));
+    }
+
+    #[test]
+    fn openai_non_streaming_completion() {
+        let chunk = from_openai(&json!({
+            "object": "text_completion",
+            "choices": [{"text": "Once upon", "finish_reason": "length"}],
+            "usage": {"prompt_tokens": 2, "completion_tokens": 2},
+        }));
+        assert_eq!(chunk.content, "Once upon");
+        assert_eq!(chunk.finish_reason.as_deref(), Some("length"));
+        assert_eq!(chunk.server.source, Some("openai.usage"));
+    }
+
+    #[rstest]
+    #[case::object(json!({"error": {"message": "context length exceeded", "type": "invalid_request_error"}}), "context length exceeded")]
+    #[case::llamacpp(json!({"error": {"code": 500, "message": "slot unavailable", "type": "server_error"}}), "slot unavailable")]
+    #[case::string(json!({"error": "overloaded"}), "overloaded")]
+    #[case::without_message(json!({"error": {"code": 503}}), "{\"code\":503}")]
+    #[case::vllm(json!({"object": "error", "message": "bad request", "code": 400}), "bad request")]
+    fn openai_errors(#[case] v: Value, #[case] message: &str) {
+        assert_eq!(from_openai(&v).error.as_deref(), Some(message));
+    }
+
+    #[test]
+    fn error_object_mid_stream_is_reported_after_content() {
+        let stream = [
+            json!({"choices": [{"delta": {"role": "assistant"}}]}),
+            json!({"choices": [{"delta": {"content": "Par"}}]}),
+            json!({"error": {"message": "out of memory"}}),
+        ];
+        let chunks: Vec<Chunk> = stream.iter().map(from_openai).collect();
+        assert_eq!(chunks[1].content, "Par");
+        assert_eq!(chunks[1].error, None);
+        assert_eq!(chunks[2].content, "");
+        assert_eq!(chunks[2].error.as_deref(), Some("out of memory"));
+    }
+
+    #[test]
+    fn llamacpp_timings_without_usage() {
+        let chunk = from_openai(&json!({
+            "choices": [{"delta": {}, "finish_reason": "stop"}],
+            "timings": {"cache_n": 5, "prompt_n": 20, "prompt_ms": 40.0, "predicted_n": 50,
+                        "predicted_ms": 1000.0, "predicted_per_second": 49.5},
+        }));
+        let s = chunk.server;
+        assert_eq!(s.output_tokens, Some(50));
+        assert_eq!(s.source, Some("llamacpp.timings"));
+        assert_eq!(s.prompt_tokens, Some(20));
+        assert!(close(s.prompt_seconds, 0.04));
+        assert!(close(s.decode_seconds, 1.0));
+        assert!(close(s.server_tokens_per_s, 49.5));
+    }
+
+    #[test]
+    fn llamacpp_usage_wins_for_count_timings_for_rate() {
+        let chunk = from_openai(&json!({
+            "choices": [],
+            "usage": {"completion_tokens": 247, "prompt_tokens": 1085},
+            "timings": {"cache_n": 1000, "prompt_n": 85, "prompt_ms": 203.378, "predicted_n": 246,
+                        "predicted_ms": 933.63, "predicted_per_second": 264.5587652496171},
+        }));
+        let s = chunk.server;
+        assert_eq!(s.output_tokens, Some(247));
+        assert_eq!(s.source, Some("openai.usage"));
+        assert_eq!(
+            s.prompt_tokens,
+            Some(85),
+            "the tokens prompt_ms was spent on"
+        );
+        assert!(close(s.server_tokens_per_s, 264.5587652496171));
+    }
+
+    #[test]
+    fn llamacpp_rate_from_timings_when_rate_is_null() {
+        let chunk = from_openai(&json!({
+            "timings": {"predicted_n": 10, "predicted_ms": 500.0, "predicted_per_second": null},
+        }));
+        assert!(close(chunk.server.server_tokens_per_s, 20.0));
+    }
+
+    #[rstest]
+    #[case::partial(json!({"content": "Hel", "stop": false}), "Hel", false, None)]
+    #[case::eos(json!({"content": "", "stop": true, "stop_type": "eos"}), "", true, Some("stop"))]
+    #[case::word(json!({"content": "", "stop": true, "stop_type": "word"}), "", true, Some("stop"))]
+    #[case::limit(json!({"content": "x", "stop": true, "stop_type": "limit"}), "x", true, Some("length"))]
+    #[case::none(json!({"content": "", "stop": true, "stop_type": "none"}), "", true, None)]
+    fn llamacpp_native_completion(
+        #[case] v: Value,
+        #[case] content: &str,
+        #[case] done: bool,
+        #[case] finish_reason: Option<&str>,
+    ) {
+        let chunk = from_openai(&v);
+        assert_eq!(chunk.content, content);
+        assert_eq!(chunk.done, done);
+        assert_eq!(chunk.finish_reason.as_deref(), finish_reason);
+    }
+
+    #[rstest]
+    #[case::with_timings(
+        json!({"content": "Hi", "stop": true, "tokens_predicted": 7, "tokens_evaluated": 30,
+               "timings": {"prompt_n": 30, "prompt_ms": 15.0, "predicted_n": 7, "predicted_ms": 70.0, "predicted_per_second": 100.0}}),
+        Some(7), Some("llamacpp.timings"), Some(30),
+    )]
+    #[case::without_timings(
+        json!({"content": "Hi", "stop": true, "tokens_predicted": 7, "tokens_evaluated": 30}),
+        Some(7), Some("llamacpp.tokens_predicted"), Some(30),
+    )]
+    fn llamacpp_native_counts(
+        #[case] v: Value,
+        #[case] output_tokens: Option<u64>,
+        #[case] source: Option<&str>,
+        #[case] prompt_tokens: Option<u64>,
+    ) {
+        let s = from_openai(&v).server;
+        assert_eq!(s.output_tokens, output_tokens);
+        assert_eq!(s.source, source);
+        assert_eq!(s.prompt_tokens, prompt_tokens);
+    }
+
+    #[test]
+    fn merge_keeps_earlier_values_later_ones_do_not_give() {
+        let mut total = ServerCounts {
+            output_tokens: Some(5),
+            source: Some("llamacpp.timings"),
+            server_tokens_per_s: Some(40.0),
+            prompt_tokens: Some(3),
+            ..Default::default()
+        };
+        merge(
+            &mut total,
+            &ServerCounts {
+                output_tokens: Some(6),
+                source: Some("openai.usage"),
+                load_seconds: Some(0.5),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            total,
+            ServerCounts {
+                output_tokens: Some(6),
+                source: Some("openai.usage"),
+                server_tokens_per_s: Some(40.0),
+                prompt_tokens: Some(3),
+                load_seconds: Some(0.5),
+                ..Default::default()
+            }
+        );
+        let before = total.clone();
+        merge(&mut total, &ServerCounts::default());
+        assert_eq!(total, before);
+    }
+}

@@ -1,0 +1,49 @@
+//! Deciding pass or fail: pure functions of what was observed and what was expected.
+//!
+//! Nothing here does I/O, so every rule is table-tested without a server.
+
+pub mod smoke;
+
+use std::fmt;
+
+/// One expectation that did not hold, with both sides spelled out for the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub what: String,
+    pub expected: String,
+    pub observed: String,
+}
+
+impl Violation {
+    pub fn new(
+        what: impl Into<String>,
+        expected: impl Into<String>,
+        observed: impl Into<String>,
+    ) -> Self {
+        Violation {
+            what: what.into(),
+            expected: expected.into(),
+            observed: observed.into(),
+        }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: expected {}, observed {}",
+            self.what, self.expected, self.observed
+        )
+    }
+}
+
+/// Shortens text quoted in a message, on a character boundary, saying how much was cut.
+pub fn excerpt(text: &str, max_chars: usize) -> String {
+    let total = text.chars().count();
+    if total <= max_chars {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(max_chars).collect();
+    format!("{kept}… ({} more characters)", total - max_chars)
+}

@@ -1,0 +1,53 @@
+//! `results.csv`: one row per case, fixed columns first, then one column per figure name
+//! seen in the run (empty where a case has no such figure). Durations are in seconds.
+
+use super::record::Record;
+
+const FIXED: &[&str] = &[
+    "timestamp",
+    "name",
+    "kind",
+    "scenario",
+    "check",
+    "status",
+    "duration_s",
+    "message",
+];
+
+pub fn render(records: &[Record]) -> Vec<u8> {
+    let mut figure_names: Vec<&str> = Vec::new();
+    for record in records {
+        for (name, _) in &record.figures {
+            if !figure_names.contains(&name.as_str()) {
+                figure_names.push(name);
+            }
+        }
+    }
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let header = FIXED.iter().copied().chain(figure_names.iter().copied());
+    writer
+        .write_record(header)
+        .expect("writing CSV to memory cannot fail");
+    for record in records {
+        let mut row = vec![
+            format!("{:.3}", record.started_at),
+            record.name.clone(),
+            record.kind.as_str().to_string(),
+            record.scenario.clone(),
+            record.check.clone(),
+            record.status.as_str().to_string(),
+            format!("{:.6}", record.duration_s),
+            record.message.clone().unwrap_or_default(),
+        ];
+        for name in &figure_names {
+            let value = record.figures.iter().find(|(n, _)| n == name);
+            row.push(value.map(|(_, v)| v.to_string()).unwrap_or_default());
+        }
+        writer
+            .write_record(&row)
+            .expect("writing CSV to memory cannot fail");
+    }
+    writer
+        .into_inner()
+        .expect("flushing CSV to memory cannot fail")
+}

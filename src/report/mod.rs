@@ -1,0 +1,91 @@
+//! Artifacts from plain records: JUnit XML, CSV and a Markdown summary.
+//!
+//! Each format has a module of its own and reads only [`Record`]s. Under cargo-nextest,
+//! where every case is a process of its own, each process stores its record and rewrites
+//! the artifacts from all records of the run under a file lock, so no process overwrites
+//! another's results.
+
+pub mod atomic;
+pub mod csv;
+pub mod figures;
+pub mod junit;
+pub mod record;
+pub mod summary;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use atomic::write_atomic;
+pub use record::{Record, Status};
+
+/// Writes `junit.xml`, `results.csv` and `summary.md`; returns the JUnit path.
+pub fn write_artifacts(out_dir: &Path, records: &[Record]) -> std::io::Result<PathBuf> {
+    let junit = out_dir.join("junit.xml");
+    write_atomic(&junit, &junit::render(records))?;
+    write_atomic(&out_dir.join("results.csv"), &csv::render(records))?;
+    write_atomic(
+        &out_dir.join("summary.md"),
+        summary::render(records).as_bytes(),
+    )?;
+    Ok(junit)
+}
+
+/// Stores one process's records under the run id and rewrites the artifacts from every
+/// record stored for that run so far.
+pub fn write_shared_run(
+    out_dir: &Path,
+    run_id: &str,
+    records: &[Record],
+) -> std::io::Result<PathBuf> {
+    let run_dir = out_dir.join("runs").join(sanitize(run_id));
+    std::fs::create_dir_all(&run_dir)?;
+    for record in records {
+        let json = serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?;
+        write_atomic(
+            &run_dir.join(format!("{}.json", sanitize(&record.name))),
+            &json,
+        )?;
+    }
+    let _lock = lock(&out_dir.join(".artifacts.lock"))?;
+    let mut all = Vec::new();
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&run_dir)?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let record: Record =
+            serde_json::from_slice(&std::fs::read(&path)?).map_err(std::io::Error::other)?;
+        all.push(record);
+    }
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    write_artifacts(out_dir, &all)
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// An exclusive advisory lock held until the returned file is dropped.
+fn lock(path: &Path) -> std::io::Result<File> {
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    // SAFETY: flock(2) on a file descriptor we own; no memory is shared with the kernel.
+    let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(file)
+}

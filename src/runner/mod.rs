@@ -1,0 +1,166 @@
+//! Cases become libtest-mimic trials; this module runs them and keeps their records.
+//!
+//! Scheduling rule: smoke and inference checks may run in parallel with each other, but a
+//! measurement case (baseline, SLA) holds the lock exclusively, so nothing else runs on the
+//! machine while it measures. Under cargo-nextest, where each case is a process, the shipped
+//! `.config/nextest.toml` test group gives the same guarantee.
+
+pub mod outcome;
+pub mod signals;
+pub mod smoke;
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use libtest_mimic::{Completion, Failed, Trial};
+use once_cell::sync::OnceCell;
+
+use crate::catalog::{Case, CaseBody};
+use crate::config::Config;
+use crate::report::{self, Record, Status};
+use crate::target::{Redactor, Target};
+use outcome::Outcome;
+
+pub struct Runner {
+    config: Config,
+    redactor: Redactor,
+    /// One runtime for the whole run, built on first use so that `--list` starts no threads.
+    runtime: OnceCell<tokio::runtime::Runtime>,
+    exclusive: RwLock<()>,
+    records: Mutex<Vec<Record>>,
+}
+
+impl Runner {
+    pub fn new(config: Config, redactor: Redactor) -> Arc<Runner> {
+        Arc::new(Runner {
+            config,
+            redactor,
+            runtime: OnceCell::new(),
+            exclusive: RwLock::new(()),
+            records: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.runtime.get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("perfcase")
+                .build()
+                .expect("cannot start the tokio runtime")
+        })
+    }
+
+    pub fn trials(self: &Arc<Self>, cases: Vec<Case>) -> Vec<Trial> {
+        cases
+            .into_iter()
+            .map(|case| {
+                let runner = Arc::clone(self);
+                Trial::ignorable_test(case.name.clone(), move || runner.run_case(&case))
+            })
+            .collect()
+    }
+
+    fn run_case(&self, case: &Case) -> Result<Completion, Failed> {
+        let started_at = SystemTime::now();
+        let clock = Instant::now();
+        let outcome = {
+            let _shared;
+            let _exclusive;
+            if case.kind.is_measurement() {
+                _exclusive = self.exclusive.write().unwrap_or_else(|e| e.into_inner());
+            } else {
+                _shared = self.exclusive.read().unwrap_or_else(|e| e.into_inner());
+            }
+            match &case.body {
+                CaseBody::LoadError(message) => Outcome::error(message.clone()),
+                CaseBody::Smoke(target, spec) => self.runtime().block_on(smoke::run(target, spec)),
+            }
+        };
+        let record = self.record(case, outcome, started_at, clock.elapsed().as_secs_f64());
+        let result = match record.status {
+            Status::Passed => Ok(Completion::Completed),
+            Status::Skipped => Ok(Completion::ignored_with(
+                record.message.clone().unwrap_or_default(),
+            )),
+            Status::Failed | Status::Error => {
+                Err(Failed::from(record.message.clone().unwrap_or_default()))
+            }
+        };
+        self.store(record);
+        result
+    }
+
+    fn record(
+        &self,
+        case: &Case,
+        outcome: Outcome,
+        started_at: SystemTime,
+        duration_s: f64,
+    ) -> Record {
+        Record {
+            name: case.name.clone(),
+            kind: case.kind,
+            scenario: case.scenario.clone(),
+            check: case.check.clone(),
+            file: case.file.display().to_string(),
+            status: outcome.status,
+            started_at: started_at
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+            duration_s,
+            message: outcome.message.map(|m| self.redactor.redact(&m)),
+            figures: outcome.figures,
+            details: self.redactor.redact(&outcome.details),
+        }
+    }
+
+    fn store(&self, record: Record) {
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(record);
+    }
+
+    /// Writes the artifacts from the records so far; returns the JUnit path.
+    pub fn write_artifacts(&self) -> std::io::Result<std::path::PathBuf> {
+        let records = self
+            .records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        match &self.config.nextest_run_id {
+            Some(run_id) => report::write_shared_run(&self.config.out_dir, run_id, &records),
+            None => report::write_artifacts(&self.config.out_dir, &records),
+        }
+    }
+
+    pub fn record_count(&self) -> usize {
+        self.records.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+/// Common preamble of every check against a target: skip an optional target that is not
+/// configured, start a managed one (once), and build its client.
+pub async fn prepare_target(target: &Target) -> Result<(), Outcome> {
+    if let Some(reason) = &target.disabled_reason {
+        return Err(Outcome::skipped(reason.clone()));
+    }
+    let client = target.client().map_err(|e| Outcome::error(e.to_string()))?;
+    if let Some(managed) = &target.managed {
+        managed
+            .ensure_started(client)
+            .await
+            .map_err(|reason| Outcome::error(format!("managed target did not start: {reason}")))?;
+    }
+    Ok(())
+}
+
+/// Stops every managed target (their process groups); used at the end and on a signal.
+pub fn stop_targets(targets: &[Arc<Target>]) {
+    for target in targets {
+        if let Some(managed) = &target.managed {
+            managed.stop();
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! Incremental decoders for the two streaming framings inference servers use:
+//! server-sent events (OpenAI-compatible APIs, llama.cpp) and newline-delimited
+//! JSON (Ollama).
+//!
+//! Both parsers are fed whatever bytes the network hands over, as they arrive,
+//! rather than a finished body: time to first token and inter-token latency are
+//! measured from the moment each event is complete, so an event must be handed
+//! out as soon as its last byte is in, not when the response ends. The pieces
+//! follow TCP segment and TLS record boundaries, not the protocol's, so a line
+//! or event can be split anywhere, even inside a multi-byte UTF-8 character.
+//! The parsers therefore keep the unfinished tail of a line as raw bytes and
+//! decode text only once the whole line is there.
+
+pub mod ndjson;
+pub mod sse;
+
+/// Cuts test input into pieces the way a network would, so the tests can check
+/// that the parsers do not depend on where the cuts fall.
+#[cfg(test)]
+pub(crate) mod pieces {
+    /// Pieces of 1 to `max` bytes with lengths from a seeded generator, so a
+    /// failing split can be reproduced from its seed.
+    pub(crate) fn random(input: &[u8], seed: u64, max: usize) -> Vec<&[u8]> {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut rest = input;
+        let mut out = Vec::new();
+        while !rest.is_empty() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % max as u64) as usize + 1;
+            let (head, tail) = rest.split_at(len.min(rest.len()));
+            out.push(head);
+            rest = tail;
+        }
+        out
+    }
+
+    /// Every way of cutting the input into two pieces, including empty ones.
+    pub(crate) fn halves(input: &[u8]) -> impl Iterator<Item = [&[u8]; 2]> {
+        (0..=input.len()).map(|at| {
+            let (a, b) = input.split_at(at);
+            [a, b]
+        })
+    }
+
+    /// One byte at a time: the worst case for any state kept between pieces.
+    pub(crate) fn bytes(input: &[u8]) -> Vec<&[u8]> {
+        input.chunks(1).collect()
+    }
+}

@@ -1,0 +1,223 @@
+//! Newline-delimited JSON: one JSON value per line, as Ollama streams its
+//! responses. A line that is not valid JSON is reported and skipped, so one bad
+//! line does not hide the rest of the stream.
+
+use serde_json::Value;
+
+/// How much of a bad line an error quotes: enough to recognise it, little
+/// enough to keep a report readable.
+const EXCERPT_CHARS: usize = 120;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NdjsonError {
+    #[error("line {line}: not valid JSON ({source}): {excerpt}")]
+    Malformed {
+        line: usize,
+        excerpt: String,
+        source: serde_json::Error,
+    },
+}
+
+/// Turns the bytes of an NDJSON stream, in pieces of any size, into values.
+#[derive(Debug, Default)]
+pub struct NdjsonParser {
+    /// The start of a line whose end has not arrived yet, kept as bytes so
+    /// that a character split between pieces is decoded whole.
+    partial: Vec<u8>,
+    /// Lines seen so far, blank ones included, so errors point at the line a
+    /// person would count to.
+    lines: usize,
+}
+
+impl NdjsonParser {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parses the next piece of the stream, appending a result for each
+    /// non-blank line completed by it to `out` straight away, so that arrival
+    /// times stay accurate.
+    pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<Result<Value, NdjsonError>>) {
+        let mut rest = bytes;
+        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+            self.end_line(&rest[..end], out);
+            rest = &rest[end + 1..];
+        }
+        self.partial.extend_from_slice(rest);
+    }
+
+    /// Ends the stream, parsing a last line that has no newline after it (a
+    /// non-streaming body usually ends that way). The parser is then ready for
+    /// a new stream.
+    pub fn finish(&mut self, out: &mut Vec<Result<Value, NdjsonError>>) {
+        if !self.partial.is_empty() {
+            let line = std::mem::take(&mut self.partial);
+            self.line(&line, out);
+        }
+        *self = Self::default();
+    }
+
+    /// Completes the line begun in earlier pieces with `tail`. A line that
+    /// arrived whole is parsed where it lies, without copying.
+    fn end_line(&mut self, tail: &[u8], out: &mut Vec<Result<Value, NdjsonError>>) {
+        if self.partial.is_empty() {
+            self.line(tail, out);
+            return;
+        }
+        let mut line = std::mem::take(&mut self.partial);
+        line.extend_from_slice(tail);
+        self.line(&line, out);
+        line.clear();
+        self.partial = line;
+    }
+
+    fn line(&mut self, line: &[u8], out: &mut Vec<Result<Value, NdjsonError>>) {
+        self.lines += 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        let parsed = serde_json::from_slice(line).map_err(|source| NdjsonError::Malformed {
+            line: self.lines,
+            excerpt: excerpt(line),
+            source,
+        });
+        out.push(parsed);
+    }
+}
+
+/// The line as text, cut to [`EXCERPT_CHARS`] with an ellipsis marking the cut.
+fn excerpt(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(line);
+    let text = text.trim();
+    if text.chars().count() <= EXCERPT_CHARS {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(EXCERPT_CHARS - 1).collect();
+    cut.push('\u{2026}');
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::pieces;
+    use rstest::rstest;
+    use serde_json::json;
+
+    /// Results in a comparable form: a value, or the line and excerpt of an
+    /// error.
+    type Outcome = Result<Value, (usize, String)>;
+
+    fn parse<'a>(pieces: impl IntoIterator<Item = &'a [u8]>) -> Vec<Outcome> {
+        let mut parser = NdjsonParser::new();
+        let mut out = Vec::new();
+        for piece in pieces {
+            parser.feed(piece, &mut out);
+        }
+        parser.finish(&mut out);
+        out.into_iter()
+            .map(|r| r.map_err(|NdjsonError::Malformed { line, excerpt, .. }| (line, excerpt)))
+            .collect()
+    }
+
+    const OLLAMA: &str = concat!(
+        "{\"model\":\"m\",\"response\":\"h\u{e9}\",\"done\":false}\n",
+        "{\"model\":\"m\",\"response\":\"\u{20ac}\u{1f600}\",\"done\":false}\n",
+        "{\"model\":\"m\",\"response\":\"\",\"done\":true,\"eval_count\":2}\n",
+    );
+
+    #[rstest]
+    #[case::one_line("{\"a\":1}\n", vec![Ok(json!({"a": 1}))])]
+    #[case::several("1\n\"two\"\n[3]\n", vec![Ok(json!(1)), Ok(json!("two")), Ok(json!([3]))])]
+    #[case::crlf("{\"a\":1}\r\n{\"b\":2}\r\n", vec![Ok(json!({"a": 1})), Ok(json!({"b": 2}))])]
+    #[case::blank_lines_skipped("\n{\"a\":1}\n\n  \t\n\r\n{\"b\":2}\n\n", vec![Ok(json!({"a": 1})), Ok(json!({"b": 2}))])]
+    #[case::last_line_without_newline("{\"a\":1}\n{\"b\":2}", vec![Ok(json!({"a": 1})), Ok(json!({"b": 2}))])]
+    #[case::malformed_line_numbered("{}\n\n{bad\n{}\n", vec![Ok(json!({})), Err((3, "{bad".to_owned())), Ok(json!({}))])]
+    #[case::two_values_on_one_line("{} {}\n", vec![Err((1, "{} {}".to_owned()))])]
+    #[case::truncated_last_line("{\"a\":1}\n{\"b\":", vec![Ok(json!({"a": 1})), Err((2, "{\"b\":".to_owned()))])]
+    #[case::utf8(OLLAMA, vec![
+        Ok(json!({"model": "m", "response": "h\u{e9}", "done": false})),
+        Ok(json!({"model": "m", "response": "\u{20ac}\u{1f600}", "done": false})),
+        Ok(json!({"model": "m", "response": "", "done": true, "eval_count": 2})),
+    ])]
+    #[case::empty("", vec![])]
+    fn parses_the_same_however_the_stream_is_cut(
+        #[case] input: &str,
+        #[case] expected: Vec<Outcome>,
+    ) {
+        let input = input.as_bytes();
+        assert_eq!(parse([input]), expected, "whole");
+        assert_eq!(parse(pieces::bytes(input)), expected, "byte by byte");
+        for split in pieces::halves(input) {
+            assert_eq!(parse(split), expected, "split {split:?}");
+        }
+        for seed in 0..50 {
+            let cut = pieces::random(input, seed, 16);
+            assert_eq!(parse(cut), expected, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn values_are_handed_out_as_soon_as_the_newline_arrives() {
+        let mut parser = NdjsonParser::new();
+        let mut out = Vec::new();
+        parser.feed(b"{\"a\":", &mut out);
+        parser.feed(b"1}", &mut out);
+        assert!(out.is_empty());
+        parser.feed(b"\n{", &mut out);
+        assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn character_split_between_pieces_is_decoded_whole() {
+        let line = "{\"response\":\"\u{20ac}\"}\n".as_bytes();
+        let euro_at = line.iter().position(|&b| b == 0xE2).unwrap();
+        let mut parser = NdjsonParser::new();
+        let mut out = Vec::new();
+        parser.feed(&line[..euro_at + 1], &mut out);
+        parser.feed(&line[euro_at + 1..euro_at + 2], &mut out);
+        parser.feed(&line[euro_at + 2..], &mut out);
+        assert_eq!(out.pop().unwrap().unwrap(), json!({"response": "\u{20ac}"}));
+    }
+
+    #[test]
+    fn error_names_line_cause_and_excerpt() {
+        let mut parser = NdjsonParser::new();
+        let mut raw = Vec::new();
+        parser.feed(b"{}\n{\"done\": tru}\n", &mut raw);
+        let message = raw.pop().unwrap().unwrap_err().to_string();
+        assert!(
+            message.starts_with("line 2: not valid JSON (")
+                && message.ends_with("): {\"done\": tru}"),
+            "{message}"
+        );
+    }
+
+    #[rstest]
+    #[case::short("x".repeat(120), "x".repeat(120))]
+    #[case::long("x".repeat(500), format!("{}\u{2026}", "x".repeat(119)))]
+    #[case::long_multibyte("\u{e9}".repeat(200), format!("{}\u{2026}", "\u{e9}".repeat(119)))]
+    #[case::trimmed(format!("  {}  ", "x".repeat(10)), "x".repeat(10))]
+    fn excerpt_is_at_most_120_chars(#[case] line: String, #[case] expected: String) {
+        let cut = excerpt(line.as_bytes());
+        assert_eq!(cut, expected);
+        assert!(cut.chars().count() <= EXCERPT_CHARS);
+    }
+
+    #[test]
+    fn finish_readies_the_parser_for_a_new_stream() {
+        let mut parser = NdjsonParser::new();
+        let mut out = Vec::new();
+        parser.feed(b"{bad", &mut out);
+        parser.finish(&mut out);
+        parser.feed(b"{bad}\n", &mut out);
+        let lines: Vec<usize> = out
+            .iter()
+            .map(|r| match r {
+                Err(NdjsonError::Malformed { line, .. }) => *line,
+                Ok(_) => 0,
+            })
+            .collect();
+        assert_eq!(lines, vec![1, 1]);
+    }
+}

@@ -1,0 +1,276 @@
+//! Server-sent events, decoded by the rules of the WHATWG "event stream
+//! interpretation" that matter for inference servers: any of LF, CRLF or CR ends
+//! a line, `:` starts a comment, `data:` lines accumulate and a blank line
+//! dispatches them. `id:` and `retry:` only matter to a browser reconnecting, so
+//! they are ignored.
+
+use std::borrow::Cow;
+
+/// What a UTF-8 byte order mark looks like; the spec drops one at the very
+/// start of the stream.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// One dispatched event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SseEvent {
+    /// The `event:` type; `None` stands for the spec's default, `message`.
+    pub event: Option<String>,
+    /// The event's `data:` lines, joined with `\n`.
+    pub data: String,
+}
+
+/// Turns the bytes of an event stream, in pieces of any size, into events.
+#[derive(Debug, Default)]
+pub struct SseParser {
+    /// The start of a line whose end has not arrived yet, kept as bytes so
+    /// that a character split between pieces is decoded whole.
+    partial: Vec<u8>,
+    /// The last piece ended with CR: if the next one starts with LF, that LF
+    /// completes a CRLF rather than ending an empty line.
+    after_cr: bool,
+    /// A byte order mark is only stripped from the stream's first line.
+    started: bool,
+    event: Option<String>,
+    data: String,
+    /// Whether a `data:` line was seen, since `data:` with an empty value still
+    /// makes an event.
+    has_data: bool,
+}
+
+impl SseParser {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parses the next piece of the stream, appending each event completed by
+    /// it to `out` straight away, so that arrival times stay accurate.
+    pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<SseEvent>) {
+        let mut rest = bytes;
+        if self.after_cr && !rest.is_empty() {
+            self.after_cr = false;
+            rest = rest.strip_prefix(b"\n").unwrap_or(rest);
+        }
+        while let Some(end) = rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+            self.end_line(&rest[..end], out);
+            let mut next = end + 1;
+            if rest[end] == b'\r' {
+                match rest.get(next) {
+                    Some(b'\n') => next += 1,
+                    None => self.after_cr = true,
+                    Some(_) => {}
+                }
+            }
+            rest = &rest[next..];
+        }
+        self.partial.extend_from_slice(rest);
+    }
+
+    /// Ends the stream. Unlike a browser, which drops an event the stream
+    /// ended in the middle of, this dispatches it: servers that close the
+    /// connection right after their last `data:` line still sent that data.
+    /// The parser is then ready for a new stream.
+    pub fn finish(&mut self, out: &mut Vec<SseEvent>) {
+        if !self.partial.is_empty() {
+            let line = std::mem::take(&mut self.partial);
+            self.line(&line, out);
+        }
+        self.dispatch(out);
+        *self = Self::default();
+    }
+
+    /// Completes the line begun in earlier pieces with `tail`. A line that
+    /// arrived whole is parsed where it lies, without copying.
+    fn end_line(&mut self, tail: &[u8], out: &mut Vec<SseEvent>) {
+        if self.partial.is_empty() {
+            self.line(tail, out);
+            return;
+        }
+        let mut line = std::mem::take(&mut self.partial);
+        line.extend_from_slice(tail);
+        self.line(&line, out);
+        line.clear();
+        self.partial = line;
+    }
+
+    fn line(&mut self, line: &[u8], out: &mut Vec<SseEvent>) {
+        let line = if self.started {
+            line
+        } else {
+            self.started = true;
+            line.strip_prefix(BOM).unwrap_or(line)
+        };
+        if line.is_empty() {
+            self.dispatch(out);
+            return;
+        }
+        let (name, value) = match line.iter().position(|&b| b == b':') {
+            Some(0) => return,
+            Some(colon) => (&line[..colon], strip_one_space(&line[colon + 1..])),
+            None => (line, &[][..]),
+        };
+        match name {
+            b"data" => self.push_data(value),
+            b"event" => {
+                self.event = (!value.is_empty()).then(|| text(value).into_owned());
+            }
+            _ => {}
+        }
+    }
+
+    fn push_data(&mut self, value: &[u8]) {
+        if self.has_data {
+            self.data.push('\n');
+        }
+        self.has_data = true;
+        self.data.push_str(&text(value));
+    }
+
+    /// A blank line: hands out the event if it has data, and starts the next
+    /// one afresh either way, as the spec does.
+    fn dispatch(&mut self, out: &mut Vec<SseEvent>) {
+        let event = self.event.take();
+        if std::mem::take(&mut self.has_data) {
+            let data = std::mem::take(&mut self.data);
+            out.push(SseEvent { event, data });
+        }
+    }
+}
+
+fn strip_one_space(value: &[u8]) -> &[u8] {
+    value.strip_prefix(b" ").unwrap_or(value)
+}
+
+/// Borrows when the bytes are valid UTF-8, which is nearly always.
+fn text(bytes: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::pieces;
+    use rstest::rstest;
+
+    fn data(d: &str) -> SseEvent {
+        SseEvent {
+            event: None,
+            data: d.to_owned(),
+        }
+    }
+
+    fn typed(event: &str, d: &str) -> SseEvent {
+        SseEvent {
+            event: Some(event.to_owned()),
+            data: d.to_owned(),
+        }
+    }
+
+    fn parse<'a>(pieces: impl IntoIterator<Item = &'a [u8]>) -> Vec<SseEvent> {
+        let mut parser = SseParser::new();
+        let mut out = Vec::new();
+        for piece in pieces {
+            parser.feed(piece, &mut out);
+        }
+        parser.finish(&mut out);
+        out
+    }
+
+    const OPENAI: &str = concat!(
+        "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n",
+        "data: {\"choices\":[{\"delta\":{\"content\":\"h\u{e9}llo \u{20ac}\"}}]}\n\n",
+        ": keep-alive\n\n",
+        "data: [DONE]\n\n",
+    );
+
+    #[rstest]
+    #[case::lf("data: a\n\ndata: b\n\n", vec![data("a"), data("b")])]
+    #[case::crlf("data: a\r\n\r\ndata: b\r\n\r\n", vec![data("a"), data("b")])]
+    #[case::cr("data: a\r\rdata: b\r\r", vec![data("a"), data("b")])]
+    #[case::mixed_line_ends("data: a\r\ndata: b\rdata: c\n\r\n", vec![data("a\nb\nc")])]
+    #[case::comment(": ping\n\ndata: a\n: mid-event\n\n", vec![data("a")])]
+    #[case::multi_line_data("data: a\ndata:\ndata: c\n\n", vec![data("a\n\nc")])]
+    #[case::one_space_stripped("data:a\n\ndata:  b\n\n", vec![data("a"), data(" b")])]
+    #[case::colon_in_value("data: {\"a\":1}\n\n", vec![data("{\"a\":1}")])]
+    #[case::field_without_colon("data\n\n", vec![data("")])]
+    #[case::event_type("event: delta\ndata: x\n\ndata: y\n\n", vec![typed("delta", "x"), data("y")])]
+    #[case::empty_event_type_is_default("event:\ndata: x\n\n", vec![data("x")])]
+    #[case::no_data_no_event("event: ping\n\ndata: x\n\n", vec![data("x")])]
+    #[case::id_retry_unknown_ignored("id: 7\nretry: 10\nfoo: bar\ndata: x\n\n", vec![data("x")])]
+    #[case::done_sentinel("data: {}\n\ndata: [DONE]\n\n", vec![data("{}"), data("[DONE]")])]
+    #[case::bom_at_start("\u{feff}data: x\n\n", vec![data("x")])]
+    #[case::unterminated_last_event("data: a\n\ndata: b", vec![data("a"), data("b")])]
+    #[case::unterminated_after_line_end("data: a\n", vec![data("a")])]
+    #[case::utf8("data: h\u{e9}llo \u{20ac} \u{1f600}\n\n", vec![data("h\u{e9}llo \u{20ac} \u{1f600}")])]
+    #[case::openai_stream(OPENAI, vec![
+        data("{\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}"),
+        data("{\"choices\":[{\"delta\":{\"content\":\"h\u{e9}llo \u{20ac}\"}}]}"),
+        data("[DONE]"),
+    ])]
+    #[case::empty("", vec![])]
+    fn parses_the_same_however_the_stream_is_cut(
+        #[case] input: &str,
+        #[case] expected: Vec<SseEvent>,
+    ) {
+        let input = input.as_bytes();
+        assert_eq!(parse([input]), expected, "whole");
+        assert_eq!(parse(pieces::bytes(input)), expected, "byte by byte");
+        for split in pieces::halves(input) {
+            assert_eq!(parse(split), expected, "split {split:?}");
+        }
+        for seed in 0..50 {
+            let cut = pieces::random(input, seed, 16);
+            assert_eq!(parse(cut), expected, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn dispatches_as_soon_as_the_blank_line_arrives() {
+        let mut parser = SseParser::new();
+        let mut out = Vec::new();
+        parser.feed(b"data: a\n", &mut out);
+        assert!(out.is_empty());
+        parser.feed(b"\n", &mut out);
+        assert_eq!(out, vec![data("a")]);
+        parser.feed(b"data: b\r\r", &mut out);
+        assert_eq!(out, vec![data("a"), data("b")]);
+    }
+
+    #[test]
+    fn lf_after_a_piece_ending_in_cr_completes_crlf() {
+        let mut parser = SseParser::new();
+        let mut out = Vec::new();
+        parser.feed(b"data: a\r", &mut out);
+        parser.feed(b"", &mut out);
+        parser.feed(b"\ndata: b\r\n\r\n", &mut out);
+        assert_eq!(out, vec![data("a\nb")]);
+    }
+
+    #[test]
+    fn character_split_between_pieces_is_decoded_whole() {
+        let euro = "\u{20ac}".as_bytes();
+        let mut parser = SseParser::new();
+        let mut out = Vec::new();
+        parser.feed(b"data: ", &mut out);
+        parser.feed(&euro[..1], &mut out);
+        parser.feed(&euro[1..2], &mut out);
+        parser.feed(&euro[2..], &mut out);
+        parser.feed(b"\n\n", &mut out);
+        assert_eq!(out, vec![data("\u{20ac}")]);
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_not_dropped() {
+        let out = parse([&b"data: a\xFFb\n\n"[..]]);
+        assert_eq!(out, vec![data("a\u{fffd}b")]);
+    }
+
+    #[test]
+    fn finish_readies_the_parser_for_a_new_stream() {
+        let mut parser = SseParser::new();
+        let mut out = Vec::new();
+        parser.feed(b"event: x\ndata: a", &mut out);
+        parser.finish(&mut out);
+        parser.feed(b"\xEF\xBB\xBFdata: b\n\n", &mut out);
+        assert_eq!(out, vec![typed("x", "a"), data("b")]);
+    }
+}
