@@ -1,0 +1,289 @@
+//! The harness as users drive it: listing, filtering, load errors, suites, optional
+//! targets. These need no server; the ones that do live in `smoke.rs`.
+
+mod support;
+
+use support::run::Workspace;
+
+const OPTIONAL: &str = r#"
+[target]
+base_url = "${REMOTE_URL:-http://127.0.0.1:9}"
+enabled_if = "REMOTE_URL"
+
+[[smoke]]
+name = "up"
+get = "/"
+
+[[smoke]]
+name = "version"
+get = "/version"
+"#;
+
+#[test]
+fn lists_every_check_with_its_kind_first_and_scenario_path() {
+    let ws = Workspace::new(&[("remote.toml", OPTIONAL), ("gpu/node-1.toml", OPTIONAL)]);
+    let run = ws.run(&["--list"], &[]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    for name in [
+        "smoke::remote::up: test",
+        "smoke::remote::version: test",
+        "smoke::gpu::node-1::up: test",
+    ] {
+        assert!(
+            run.stdout.lines().any(|l| l == name),
+            "{name} missing\n{}",
+            run.explain()
+        );
+    }
+}
+
+#[test]
+fn terse_list_prints_only_name_lines_for_nextest() {
+    let ws = Workspace::new(&[("remote.toml", OPTIONAL)]);
+    let run = ws.run(&["--list", "--format", "terse"], &[]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(
+        lines,
+        ["smoke::remote::up: test", "smoke::remote::version: test"]
+    );
+    assert!(!ws.out().exists(), "--list must not write artifacts");
+}
+
+#[test]
+fn a_broken_file_fails_its_own_load_case_and_the_others_still_run() {
+    let broken = "[target]\nbase_url = \"http://127.0.0.1:9\"\n[[smoke]]\nname = \"x\"\nget = \"/\"\ntimeout = \"10 sec\"\n";
+    let ws = Workspace::new(&[("broken.toml", broken), ("remote.toml", OPTIONAL)]);
+    let run = ws.run(&[], &[]);
+    assert_eq!(run.code, 101, "{}", run.explain());
+    assert_eq!(
+        run.outcome("load::broken").as_deref(),
+        Some("FAILED"),
+        "{}",
+        run.explain()
+    );
+    assert!(
+        run.outcome("smoke::remote::up")
+            .unwrap()
+            .starts_with("ignored")
+    );
+    let file = ws.scenarios().join("broken.toml");
+    let expected = format!(
+        "{}:6:11: invalid duration \"10 sec\": unknown unit",
+        file.display()
+    );
+    assert!(
+        run.stdout.contains(&expected),
+        "{expected}\n{}",
+        run.explain()
+    );
+    let junit = ws.read_out("junit.xml");
+    assert!(
+        junit.contains("<error type=\"error\" message=\""),
+        "{junit}"
+    );
+    assert!(junit.contains("6:11: invalid duration"), "{junit}");
+}
+
+#[test]
+fn unknown_keys_get_a_did_you_mean_with_their_position() {
+    let typo = "[target]\nbase_url = \"http://127.0.0.1:9\"\n[[smoke]]\nname = \"x\"\nget = \"/\"\nexpect = { stauts = 200 }\n";
+    let ws = Workspace::new(&[("typo.toml", typo)]);
+    let run = ws.run(&[], &[]);
+    assert!(
+        run.stdout
+            .contains("typo.toml:6:12: unknown field `stauts`"),
+        "{}",
+        run.explain()
+    );
+    assert!(
+        run.stdout.contains("did you mean `status`?"),
+        "{}",
+        run.explain()
+    );
+}
+
+#[test]
+fn duplicate_check_names_are_a_load_error_naming_both_places() {
+    let dup = "[target]\nbase_url = \"http://127.0.0.1:9\"\n[[smoke]]\nname = \"x\"\nget = \"/\"\n[[smoke]]\nname = \"x\"\nget = \"/y\"\n";
+    let ws = Workspace::new(&[("dup.toml", dup)]);
+    let run = ws.run(&[], &[]);
+    assert!(
+        run.stdout
+            .contains("dup.toml:7:8: duplicate smoke check name \"x\": also defined at 4:8"),
+        "{}",
+        run.explain()
+    );
+}
+
+#[test]
+fn unset_variables_without_default_are_load_errors() {
+    let text = "[target]\nbase_url = \"${NODE_URL}\"\n";
+    let ws = Workspace::new(&[("node.toml", text)]);
+    let run = ws.run(&[], &[]);
+    assert_eq!(
+        run.outcome("load::node").as_deref(),
+        Some("FAILED"),
+        "{}",
+        run.explain()
+    );
+    assert!(
+        run.stdout
+            .contains("node.toml:2:12: environment variable NODE_URL is not set"),
+        "{}",
+        run.explain()
+    );
+}
+
+#[test]
+fn optional_targets_are_ignored_with_a_reason_in_junit_and_csv() {
+    let ws = Workspace::new(&[("remote.toml", OPTIONAL)]);
+    let run = ws.run(&[], &[]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_eq!(
+        run.outcome("smoke::remote::up").as_deref(),
+        Some("ignored (target of scenario remote is optional: set REMOTE_URL to run)")
+    );
+    let junit = ws.read_out("junit.xml");
+    assert!(junit.contains("<skipped type=\"ignored\" message=\"target of scenario remote is optional: set REMOTE_URL to run\"/>"), "{junit}");
+    let csv_text = ws.read_out("results.csv");
+    let mut csv = csv::Reader::from_reader(csv_text.as_bytes());
+    let statuses: Vec<String> = csv.records().map(|r| r.unwrap()[5].to_string()).collect();
+    assert_eq!(statuses, ["skipped", "skipped"]);
+}
+
+#[test]
+fn filters_exact_and_skip_select_cases() {
+    let ws = Workspace::new(&[("remote.toml", OPTIONAL), ("other.toml", OPTIONAL)]);
+    let exact = ws.run(&["--list", "--exact", "smoke::remote::up"], &[]);
+    assert_eq!(
+        exact
+            .stdout
+            .lines()
+            .filter(|l| l.ends_with(": test"))
+            .count(),
+        1,
+        "{}",
+        exact.explain()
+    );
+    let skip = ws.run(&["--list", "smoke::", "--skip", "other"], &[]);
+    let listed: Vec<&str> = skip
+        .stdout
+        .lines()
+        .filter(|l| l.ends_with(": test"))
+        .collect();
+    assert_eq!(
+        listed,
+        ["smoke::remote::up: test", "smoke::remote::version: test"]
+    );
+}
+
+#[test]
+fn a_suite_selects_scenarios_and_kinds_and_sets_variables() {
+    let ws = Workspace::new(&[("remote.toml", OPTIONAL), ("other/x.toml", OPTIONAL)]);
+    ws.write(
+        "suites/nightly.toml",
+        "scenarios = [\"remote.toml\"]\nkinds = [\"smoke\"]\n[env]\nREMOTE_URL = \"http://127.0.0.1:9\"\n",
+    );
+    let suites = ws.dir.path().join("suites");
+    let suites = suites.to_str().unwrap();
+    let run = ws.run(
+        &["--list"],
+        &[("PERFCASE_SUITE", "nightly"), ("PERFCASE_SUITES", suites)],
+    );
+    let listed: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.ends_with(": test"))
+        .collect();
+    assert_eq!(
+        listed,
+        ["smoke::remote::up: test", "smoke::remote::version: test"],
+        "{}",
+        run.explain()
+    );
+    // The suite's REMOTE_URL enables the optional target: the case runs (and fails to connect).
+    let run = ws.run(
+        &["smoke::remote::up"],
+        &[("PERFCASE_SUITE", "nightly"), ("PERFCASE_SUITES", suites)],
+    );
+    assert_eq!(
+        run.outcome("smoke::remote::up").as_deref(),
+        Some("FAILED"),
+        "{}",
+        run.explain()
+    );
+}
+
+#[test]
+fn a_broken_suite_is_a_failing_load_case() {
+    let ws = Workspace::new(&[("remote.toml", OPTIONAL)]);
+    ws.write("suites/bad.toml", "kinds = [\"smok\"]\n");
+    let suites = ws.dir.path().join("suites");
+    let run = ws.run(
+        &[],
+        &[
+            ("PERFCASE_SUITE", "bad"),
+            ("PERFCASE_SUITES", suites.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(
+        run.outcome("load::suite::bad").as_deref(),
+        Some("FAILED"),
+        "{}",
+        run.explain()
+    );
+    assert!(
+        run.stdout.contains("bad.toml:1:10: unknown variant `smok`"),
+        "{}",
+        run.explain()
+    );
+    assert!(
+        run.stdout.contains("did you mean `smoke`?"),
+        "{}",
+        run.explain()
+    );
+}
+
+#[test]
+fn connection_refused_is_an_error_naming_the_url_and_returns_quickly() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let text = format!(
+        "[target]\nbase_url = \"http://127.0.0.1:{port}\"\n[[smoke]]\nname = \"up\"\nget = \"/health\"\n"
+    );
+    let ws = Workspace::new(&[("down.toml", &text)]);
+    let started = std::time::Instant::now();
+    let run = ws.run(&[], &[]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(
+        run.outcome("smoke::down::up").as_deref(),
+        Some("FAILED"),
+        "{}",
+        run.explain()
+    );
+    let expected =
+        format!("connection refused by http://127.0.0.1:{port}/health: nothing listens there");
+    assert!(run.stdout.contains(&expected), "{}", run.explain());
+    assert!(ws.read_out("junit.xml").contains("<error type=\"error\""));
+}
+
+#[test]
+fn a_missing_scenario_folder_says_how_to_point_at_one() {
+    let ws = Workspace::new(&[]);
+    std::fs::remove_dir(ws.scenarios()).unwrap();
+    let run = ws.run(&[], &[]);
+    assert_eq!(
+        run.outcome("load::scenarios").as_deref(),
+        Some("FAILED"),
+        "{}",
+        run.explain()
+    );
+    assert!(
+        run.stdout.contains("set PERFCASE_SCENARIOS"),
+        "{}",
+        run.explain()
+    );
+}

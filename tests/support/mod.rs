@@ -1,0 +1,5 @@
+//! Shared by the integration tests: running the harness binary, and the servers it is run
+//! against.
+#![allow(dead_code)]
+
+pub mod run;

@@ -1,0 +1,117 @@
+//! Runs the built harness as a subprocess, the way a user or CI runs it, on a scenario
+//! folder of the test's own, with a clean environment.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tempfile::TempDir;
+
+/// A scenario folder written by the test, and an artifacts folder beside it.
+pub struct Workspace {
+    pub dir: TempDir,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub out: PathBuf,
+}
+
+impl Workspace {
+    pub fn new(files: &[(&str, &str)]) -> Workspace {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let path = dir.path().join("scenarios").join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        std::fs::create_dir_all(dir.path().join("scenarios")).unwrap();
+        Workspace { dir }
+    }
+
+    pub fn scenarios(&self) -> PathBuf {
+        self.dir.path().join("scenarios")
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.dir.path().join("out")
+    }
+
+    pub fn write(&self, path: &str, text: &str) {
+        let path = self.dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// Runs the harness with libtest arguments and extra environment variables.
+    pub fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        run_harness(&self.scenarios(), &self.out(), self.dir.path(), args, env)
+    }
+
+    pub fn read_out(&self, name: &str) -> String {
+        std::fs::read_to_string(self.out().join(name))
+            .unwrap_or_else(|e| panic!("cannot read {name}: {e}"))
+    }
+}
+
+/// The variables a developer's shell might carry that would change what a test sees.
+const SCRUBBED: &[&str] = &[
+    "PERFCASE_SUITE",
+    "PERFCASE_SUITES",
+    "OLLAMA_URL",
+    "NEXTEST",
+    "NEXTEST_RUN_ID",
+    "NEXTEST_EXECUTION_MODE",
+    "RUST_TEST_THREADS",
+];
+
+pub fn run_harness(
+    scenarios: &Path,
+    out: &Path,
+    cwd: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_perfcase"));
+    command
+        .args(args)
+        .current_dir(cwd)
+        .env("PERFCASE_SCENARIOS", scenarios)
+        .env("PERFCASE_OUT", out);
+    for name in SCRUBBED {
+        command.env_remove(name);
+    }
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().expect("cannot run the perfcase binary");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        out: out.to_path_buf(),
+    }
+}
+
+impl Run {
+    /// The `name: test` lines of `--list`, or the names of a run's `test NAME ... outcome` lines.
+    pub fn outcome(&self, name: &str) -> Option<String> {
+        self.stdout.lines().find_map(|line| {
+            let rest = line.strip_prefix("test ")?;
+            let (case, outcome) = rest.split_once(" ... ")?;
+            (case.trim() == name).then(|| outcome.trim().to_string())
+        })
+    }
+
+    pub fn explain(&self) -> String {
+        format!(
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
