@@ -17,8 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::client::http::HttpRequest;
 use crate::config::Config;
+use crate::inference::client::Limits;
+use crate::inference::request::{GenerationRequest, build as build_generation};
 use crate::scenario::diagnostic::line_col;
-use crate::scenario::{ScenarioDoc, SchemaSource, SmokeCheck, parse_scenario};
+use crate::scenario::{InferenceCheck, ScenarioDoc, SchemaSource, SmokeCheck, parse_scenario};
 use crate::target::{Managed, Redactor, Target};
 use env::Env;
 pub use naming::{case_name, scenario_name};
@@ -67,6 +69,7 @@ pub enum CaseBody {
     /// The file (or suite) could not be loaded; running the case reports this error.
     LoadError(String),
     Smoke(Arc<Target>, Arc<SmokeSpec>),
+    Inference(Arc<Target>, Arc<InferenceSpec>),
 }
 
 /// A smoke check compiled for running: request built, schema compiled, timeout settled.
@@ -75,6 +78,14 @@ pub struct SmokeSpec {
     pub request: HttpRequest,
     pub timeout: Duration,
     pub schema: Option<jsonschema::Validator>,
+}
+
+/// One variant (streaming or not) of an inference check, ready to send.
+pub struct InferenceSpec {
+    pub check: Arc<InferenceCheck>,
+    pub schema: Option<Arc<jsonschema::Validator>>,
+    pub request: GenerationRequest,
+    pub limits: Limits,
 }
 
 pub struct Catalog {
@@ -218,20 +229,20 @@ fn load_file(config: &Config, env: &Env, scenario: &str, file: &Path) -> Result<
         .map_err(|e| format!("{}: target: {e}", file.display()))?;
     let mut secrets: Vec<String> = doc.target.headers.values().cloned().collect();
     let target = Arc::new(target);
+    let at = |span: std::ops::Range<usize>, message: String| {
+        let (line, col) = line_col(&source, span.start);
+        format!("{}:{line}:{col}: {message}", file.display())
+    };
     let mut cases = Vec::new();
     for spanned in doc.smoke {
         let span = spanned.span();
         let check = spanned.into_inner();
-        let at = |message: String| {
-            let (line, col) = line_col(&source, span.start);
-            format!("{}:{line}:{col}: {message}", file.display())
-        };
         secrets.extend(check.headers.values().cloned());
         let schema = match &check.expect.json_schema {
-            Some(schema) => Some(compile_schema(schema, file).map_err(at)?),
+            Some(schema) => Some(compile_schema(schema, file).map_err(|e| at(span.clone(), e))?),
             None => None,
         };
-        let request = HttpRequest::from_smoke(&check).map_err(at)?;
+        let request = HttpRequest::from_smoke(&check).map_err(|e| at(span.clone(), e))?;
         let name = check.name.get_ref().clone();
         cases.push(Case {
             name: case_name(Kind::Smoke, scenario, &name, None),
@@ -249,6 +260,42 @@ fn load_file(config: &Config, env: &Env, scenario: &str, file: &Path) -> Result<
                 }),
             ),
         });
+    }
+    for spanned in doc.inference {
+        let span = spanned.span();
+        let check = Arc::new(spanned.into_inner());
+        let schema = match &check.expect.json_schema {
+            Some(schema) => Some(Arc::new(
+                compile_schema(schema, file).map_err(|e| at(span.clone(), e))?,
+            )),
+            None => None,
+        };
+        let total = check.timeout.map_or(target.timeout, |t| t.0);
+        let limits = Limits {
+            total,
+            first_token: check.first_token_timeout.map_or(total, |t| t.0),
+        };
+        let name = check.name.get_ref().clone();
+        for (variant, stream) in check.variants() {
+            let request =
+                build_generation(target.api, &check, stream).map_err(|e| at(span.clone(), e))?;
+            cases.push(Case {
+                name: case_name(Kind::Inference, scenario, &name, variant),
+                kind: Kind::Inference,
+                scenario: scenario.to_string(),
+                check: variant.map_or(name.clone(), |v| format!("{name}::{v}")),
+                file: file.to_path_buf(),
+                body: CaseBody::Inference(
+                    target.clone(),
+                    Arc::new(InferenceSpec {
+                        check: check.clone(),
+                        schema: schema.clone(),
+                        request,
+                        limits,
+                    }),
+                ),
+            });
+        }
     }
     Ok(((target, secrets), cases))
 }

@@ -2,7 +2,9 @@
 //!
 //! Nothing here does I/O, so every rule is table-tested without a server.
 
+pub mod inference;
 pub mod smoke;
+pub mod threshold;
 
 use std::fmt;
 

@@ -5,6 +5,7 @@
 //! machine while it measures. Under cargo-nextest, where each case is a process, the shipped
 //! `.config/nextest.toml` test group gives the same guarantee.
 
+pub mod inference;
 pub mod outcome;
 pub mod signals;
 pub mod smoke;
@@ -75,6 +76,9 @@ impl Runner {
             match &case.body {
                 CaseBody::LoadError(message) => Outcome::error(message.clone()),
                 CaseBody::Smoke(target, spec) => self.runtime().block_on(smoke::run(target, spec)),
+                CaseBody::Inference(target, spec) => {
+                    self.runtime().block_on(inference::run(target, spec))
+                }
             }
         };
         let record = self.record(case, outcome, started_at, clock.elapsed().as_secs_f64());

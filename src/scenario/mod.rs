@@ -6,7 +6,9 @@
 
 pub mod diagnostic;
 pub mod duration;
+pub mod inference;
 pub mod interpolate;
+pub mod metric;
 pub mod parse;
 pub mod threshold;
 
@@ -17,6 +19,7 @@ use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
 pub use duration::Dur;
+pub use inference::{Endpoint, InferenceCheck, InferenceExpect, Message};
 pub use parse::{ParseError, parse_scenario};
 pub use threshold::Threshold;
 
@@ -27,6 +30,8 @@ pub struct ScenarioDoc {
     pub target: TargetSpec,
     #[serde(default)]
     pub smoke: Vec<Spanned<SmokeCheck>>,
+    #[serde(default)]
+    pub inference: Vec<Spanned<InferenceCheck>>,
 }
 
 /// Which wire protocol the target speaks; decides the endpoints model checks use.

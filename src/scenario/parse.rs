@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use serde::Deserialize;
+use toml::Spanned;
 use toml::de::{DeTable, Deserializer};
 
 use super::diagnostic::{line_col, with_suggestion};
@@ -66,9 +67,34 @@ fn validate(source: &str, doc: &ScenarioDoc) -> Result<(), ParseError> {
             ));
         }
     }
-    let mut seen: HashMap<&str, Range<usize>> = HashMap::new();
+    let smoke_names = doc.smoke.iter().map(|c| &c.get_ref().name);
+    check_names(source, "smoke", smoke_names)?;
     for check in &doc.smoke {
-        let name = &check.get_ref().name;
+        validate_smoke(check.get_ref())
+            .map_err(|message| ParseError::at(source, Some(check.span()), message))?;
+    }
+    check_names(
+        source,
+        "inference",
+        doc.inference.iter().map(|c| &c.get_ref().name),
+    )?;
+    for check in &doc.inference {
+        check
+            .get_ref()
+            .validate()
+            .map_err(|message| ParseError::at(source, Some(check.span()), message))?;
+    }
+    Ok(())
+}
+
+/// Every name valid, and unique within its kind (both places named when not).
+fn check_names<'a>(
+    source: &str,
+    kind: &str,
+    names: impl Iterator<Item = &'a Spanned<String>>,
+) -> Result<(), ParseError> {
+    let mut seen: HashMap<&str, Range<usize>> = HashMap::new();
+    for name in names {
         validate_name(source, name.get_ref(), name.span())?;
         if let Some(first) = seen.insert(name.get_ref(), name.span()) {
             let (line, col) = line_col(source, first.start);
@@ -76,13 +102,11 @@ fn validate(source: &str, doc: &ScenarioDoc) -> Result<(), ParseError> {
                 source,
                 Some(name.span()),
                 format!(
-                    "duplicate smoke check name \"{}\": also defined at {line}:{col}; names must be unique within a kind",
+                    "duplicate {kind} check name \"{}\": also defined at {line}:{col}; names must be unique within a kind",
                     name.get_ref()
                 ),
             ));
         }
-        validate_smoke(check.get_ref())
-            .map_err(|message| ParseError::at(source, Some(check.span()), message))?;
     }
     Ok(())
 }
@@ -295,6 +319,60 @@ mod tests {
         let err = parse_scenario(&format!("[target]\nbase_url = \"{url}\"\n"), &vars).unwrap_err();
         assert_eq!((err.line, err.col), (2, 12));
         assert!(err.message.contains("invalid base_url"), "{err}");
+    }
+
+    const HX: &str = "[[inference]]\nname = \"hx\"\nmodel = \"m\"\nprompt = \"p\"\n";
+
+    #[test]
+    fn parses_an_inference_check_with_variants_and_thresholds() {
+        let text = format!(
+            "{HEAD}{HX}stream = [true, false]\nparams = {{ temperature = 0 }}\nexpect = {{ text = \"HX-OK\", ttft = \"< 2s\", tokens_per_s = \"> 100\" }}\n"
+        );
+        let doc = parse_scenario(&text, &vars).unwrap();
+        let check = doc.inference[0].get_ref();
+        assert_eq!(
+            check.variants(),
+            vec![(Some("stream"), true), (Some("no_stream"), false)]
+        );
+        let names: Vec<&str> = check.expect.thresholds().iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["ttft", "tokens_per_s"]);
+        assert_eq!(check.params["temperature"], 0);
+    }
+
+    #[rstest]
+    #[case::typo_metric("expect = { tfft = \"< 2s\" }\n", "did you mean `ttft`")]
+    #[case::wrong_unit("expect = { ttft = \"< 2\" }\n", "does not fit ttft")]
+    #[case::count_with_unit(
+        "expect = { output_tokens = \"> 2s\" }\n",
+        "does not fit output_tokens"
+    )]
+    #[case::itl_without_stream(
+        "stream = false\nexpect = { \"itl.max\" = \"< 1s\" }\n",
+        "only measured when streaming"
+    )]
+    #[case::bad_stream("stream = [true, true]\n", "stream is true, false or [true, false]")]
+    #[case::bad_threshold("expect = { ttft = \"2s\" }\n", "missing comparison")]
+    fn rejects_bad_inference_checks(#[case] tail: &str, #[case] message: &str) {
+        let err = parse_scenario(&format!("{HEAD}{HX}{tail}"), &vars).unwrap_err();
+        assert!(err.message.contains(message), "{err}");
+    }
+
+    #[test]
+    fn inference_needs_exactly_one_input() {
+        let none = format!("{HEAD}[[inference]]\nname = \"a\"\nmodel = \"m\"\n");
+        assert!(
+            parse_scenario(&none, &vars)
+                .unwrap_err()
+                .message
+                .contains("has no input")
+        );
+        let both = format!("{HEAD}{HX}messages = [{{ role = \"user\", content = \"x\" }}]\n");
+        assert!(
+            parse_scenario(&both, &vars)
+                .unwrap_err()
+                .message
+                .contains("both prompt and messages")
+        );
     }
 
     #[test]

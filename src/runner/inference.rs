@@ -1,0 +1,92 @@
+//! Running one inference check: target up, model present, generate, judge.
+
+use crate::catalog::InferenceSpec;
+use crate::inference::client::generate;
+use crate::inference::models::{has_model, list_models};
+use crate::judge::inference::{Answer, judge_inference};
+use crate::report::figures::format_figure;
+use crate::target::Target;
+
+use super::outcome::Outcome;
+use super::prepare_target;
+
+pub async fn run(target: &Target, spec: &InferenceSpec) -> Outcome {
+    if let Err(outcome) = prepare_target(target).await {
+        return outcome;
+    }
+    if let Err(message) = ensure_model(target, &spec.check.model).await {
+        return Outcome::error(message);
+    }
+    let generation = match generate(target, &spec.request, spec.limits).await {
+        Ok(generation) => generation,
+        Err(e) => return Outcome::error(e.to_string()),
+    };
+    let metrics = &generation.metrics;
+    let figures = metrics.figures();
+    let answer = Answer {
+        text: &generation.text,
+        finish_reason: generation.finish_reason.as_deref(),
+        output_tokens: metrics.output_tokens,
+    };
+    let violations = judge_inference(
+        &spec.check.expect,
+        spec.schema.as_deref(),
+        &answer,
+        &figures,
+    );
+    let mode = if spec.request.stream {
+        "streaming"
+    } else {
+        "not streaming"
+    };
+    let heading = format!(
+        "POST {} ({mode}), model {}; answer {:?}:",
+        target.url(spec.request.path),
+        spec.check.model,
+        crate::judge::excerpt(&generation.text, 200)
+    );
+    let mut outcome = Outcome::judged(
+        &heading,
+        &violations,
+        figures.iter().map(|(n, v)| (n.to_string(), *v)).collect(),
+    );
+    let mut details = vec![
+        format!("output_tokens_source = {}", metrics.output_tokens_source),
+        format!("content_chunks = {}", metrics.content_chunks),
+        format!(
+            "finish_reason = {}",
+            generation.finish_reason.as_deref().unwrap_or("none")
+        ),
+        format!(
+            "answer = {:?}",
+            crate::judge::excerpt(&generation.text, 500)
+        ),
+    ];
+    if let Some(note) = &metrics.count_note {
+        details.push(format!("note = {note}"));
+    }
+    if let Some(ttft) = figures.iter().find(|(n, _)| *n == "ttft") {
+        details.push(format!("summary = ttft {}", format_figure("ttft", ttft.1)));
+    }
+    outcome.details = details.join("\n");
+    outcome
+}
+
+/// Checks the model list once per target; every check of the target shares the answer.
+async fn ensure_model(target: &Target, model: &str) -> Result<(), String> {
+    let listing = target.models.get_or_init(|| list_models(target)).await;
+    match listing {
+        Err(e) => Err(e.clone()),
+        Ok(None) => Ok(()),
+        Ok(Some(names)) if has_model(names, model) => Ok(()),
+        Ok(Some(names)) => Err(format!(
+            "model \"{model}\" is not on {}; it has: {}",
+            target.base_url,
+            if names.is_empty() {
+                "no models".to_string()
+            } else {
+                names.join(", ")
+            }
+        )),
+    }
+}
