@@ -26,6 +26,8 @@ pub enum RequestError {
         after: Duration,
         stage: &'static str,
     },
+    #[error("{url} reset the connection before answering (did the server crash or drop the request? check its log): {detail}")]
+    Reset { url: String, detail: String },
     #[error("request to {url} failed: {detail}")]
     Other { url: String, detail: String },
 }
@@ -39,11 +41,15 @@ impl RequestError {
         let url = url.to_string();
         if lower.contains("connection refused") {
             RequestError::Refused { url }
+        } else if lower.contains("connection reset") {
+            RequestError::Reset { url, detail }
         } else if lower.contains("dns error") || lower.contains("failed to lookup address") {
             RequestError::Dns { url, detail }
         } else if lower.contains("certificate")
             || lower.contains("tls")
             || lower.contains("handshake")
+            // rustls's words for a peer that does not speak TLS at all (a plain HTTP port).
+            || lower.contains("corrupt message")
         {
             RequestError::Tls { url, detail }
         } else if error.is_connect() && error.is_timeout()

@@ -33,7 +33,7 @@ pub fn render(records: &[Record]) -> Vec<u8> {
 
 /// `smoke::ollama` for `smoke::ollama::version`; load errors group under `load`.
 fn suite_name(record: &Record) -> String {
-    if record.scenario.is_empty() {
+    if record.check.is_empty() {
         record.kind.as_str().to_string()
     } else {
         format!("{}::{}", record.kind.as_str(), record.scenario)

@@ -2,4 +2,6 @@
 //! against.
 #![allow(dead_code)]
 
+pub mod nginx;
 pub mod run;
+pub mod scripted;

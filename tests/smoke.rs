@@ -1,0 +1,367 @@
+//! Smoke checks against a real nginx: passing and failing expectations, JSON Schema,
+//! artifacts read by real consumers, secrets redacted, transport errors named. An
+//! in-process scripted server stands in only for a slow first byte and a reset connection,
+//! which nginx does not produce on demand.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::nginx::Nginx;
+use support::run::Workspace;
+use support::scripted::{Route, ScriptedServer, Step, head};
+
+const LOCATIONS: &str = r#"
+location = /api/version { default_type application/json; return 200 '{"version":"0.5.7"}'; }
+location = /api/tags { default_type application/json; return 200 '{"models":[{"name":"phi3:latest","model":"phi3:latest","size":1,"digest":"x"},{"name":"bad"}]}'; }
+location = / { return 200 'Ollama is running'; }
+location = /echo { return 200 "$http_authorization"; }
+location = /down { return 503 'maintenance'; }
+"#;
+
+fn scenario(base_url: &str, extra_target: &str, checks: &str) -> String {
+    format!("[target]\nbase_url = \"{base_url}\"\n{extra_target}\n{checks}")
+}
+
+#[test]
+fn passing_and_failing_checks_reach_junit_csv_and_the_summary() {
+    let nginx = Nginx::start(LOCATIONS);
+    let checks = r#"
+[[smoke]]
+name = "root"
+get = "/"
+expect = { status = 200, body_contains = "Ollama is running" }
+
+[[smoke]]
+name = "version"
+get = "/api/version"
+expect = { status = 200, json_schema = "schemas/version.json", max_latency = "2s", json = { "/version" = { regex = "^0\\." } } }
+
+[[smoke]]
+name = "tags"
+get = "/api/tags"
+expect = { json_schema = { type = "object", properties = { models = { type = "array", items = { required = ["name", "size"] } } } } }
+
+[[smoke]]
+name = "down"
+get = "/down"
+expect = { status = [200, 204] }
+"#;
+    let ws = Workspace::new(&[("node.toml", &scenario(&nginx.url(), "", checks))]);
+    ws.write(
+        "scenarios/schemas/version.json",
+        r#"{"type": "object", "required": ["version"], "properties": {"version": {"type": "string"}}}"#,
+    );
+    let run = ws.run(&[], &[]);
+    assert_eq!(run.code, 101, "{}", run.explain());
+    assert_eq!(
+        run.outcome("smoke::node::root").as_deref(),
+        Some("ok"),
+        "{}",
+        run.explain()
+    );
+    assert_eq!(
+        run.outcome("smoke::node::version").as_deref(),
+        Some("ok"),
+        "{}",
+        run.explain()
+    );
+    assert_eq!(run.outcome("smoke::node::tags").as_deref(), Some("FAILED"));
+    assert_eq!(run.outcome("smoke::node::down").as_deref(), Some("FAILED"));
+    assert!(
+        run.stdout.contains(
+            "json schema at /models/1: expected valid, observed \"size\" is a required property"
+        ),
+        "{}",
+        run.explain()
+    );
+    assert!(
+        run.stdout
+            .contains("status: expected 200 or 204, observed 503"),
+        "{}",
+        run.explain()
+    );
+
+    let junit = ws.read_out("junit.xml");
+    assert!(
+        junit.contains("<testsuite id=\"0\" name=\"smoke::node\""),
+        "{junit}"
+    );
+    assert!(
+        junit.contains("<failure type=\"threshold\" message=\"GET "),
+        "{junit}"
+    );
+    assert!(junit.contains(&format!(
+        "file=\"{}\"",
+        ws.scenarios().join("node.toml").display()
+    )));
+    assert!(
+        junit.contains("http_status = 200"),
+        "key figures go to system-out: {junit}"
+    );
+
+    let csv_text = ws.read_out("results.csv");
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let fixed: Vec<&str> = headers.iter().take(8).collect();
+    assert_eq!(
+        fixed,
+        [
+            "timestamp",
+            "name",
+            "kind",
+            "scenario",
+            "check",
+            "status",
+            "duration_s",
+            "message"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 4);
+    let status_col = headers.iter().position(|h| h == "http_status").unwrap();
+    let down = rows.iter().find(|r| &r[1] == "smoke::node::down").unwrap();
+    assert_eq!((&down[5], &down[status_col]), ("failed", "503"));
+    assert!(
+        ws.read_out("summary.md")
+            .contains("4 cases: 2 passed, 2 failed, 0 errors, 0 skipped")
+    );
+}
+
+#[test]
+fn junit_is_read_cleanly_by_junitparser() {
+    let nginx = Nginx::start(LOCATIONS);
+    let checks =
+        "[[smoke]]\nname = \"ok\"\nget = \"/\"\n[[smoke]]\nname = \"bad\"\nget = \"/down\"\n";
+    let optional = "[target]\nbase_url = \"http://127.0.0.1:9\"\nenabled_if = \"UNSET_FOR_TEST\"\n[[smoke]]\nname = \"x\"\nget = \"/\"\n";
+    let broken = "[target]\nbase_url = 5\n";
+    let ws = Workspace::new(&[
+        ("node.toml", &scenario(&nginx.url(), "", checks)),
+        ("optional.toml", optional),
+        ("broken.toml", broken),
+    ]);
+    ws.run(&[], &[]);
+    let script = r#"
+import sys
+from junitparser import JUnitXml, Failure, Error, Skipped
+xml = JUnitXml.fromfile(sys.argv[1])
+for suite in xml:
+    for case in suite:
+        kind = "passed"
+        for result in case.result:
+            kind = {Failure: "failure", Error: "error", Skipped: "skipped"}[type(result)]
+        print(f"{case.classname}|{case.name}|{kind}|{case.time > 0 or kind == 'skipped'}")
+"#;
+    let output = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(ws.out().join("junit.xml"))
+        .output()
+        .expect("python3 is needed to read JUnit with junitparser");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "junitparser failed (install it with bash ci/setup-dev.sh): {stderr}"
+    );
+    let mut lines: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "load|broken|error|True",
+            "smoke::node|bad|failure|True",
+            "smoke::node|ok|passed|True",
+            "smoke::optional|x|skipped|True",
+        ]
+    );
+}
+
+#[test]
+fn secret_headers_never_reach_an_artifact_or_the_output() {
+    let nginx = Nginx::start(LOCATIONS);
+    let secret = "sk-live-7f3a9c1e5b";
+    let target = "headers = { Authorization = \"Bearer ${TEST_API_KEY}\" }";
+    // The server echoes the header; the failing expectation quotes the body.
+    let checks =
+        "[[smoke]]\nname = \"echo\"\nget = \"/echo\"\nexpect = { body_equals = \"nope\" }\n";
+    let ws = Workspace::new(&[("node.toml", &scenario(&nginx.url(), target, checks))]);
+    let run = ws.run(&[], &[("TEST_API_KEY", secret)]);
+    assert_eq!(
+        run.outcome("smoke::node::echo").as_deref(),
+        Some("FAILED"),
+        "{}",
+        run.explain()
+    );
+    assert!(
+        run.stdout.contains("observed \"[REDACTED]\""),
+        "the echo is masked: {}",
+        run.explain()
+    );
+    assert!(
+        !run.stdout.contains(secret) && !run.stderr.contains(secret),
+        "{}",
+        run.explain()
+    );
+    for entry in walk(&ws.out()) {
+        let text = std::fs::read_to_string(&entry).unwrap_or_default();
+        assert!(
+            !text.contains(secret),
+            "{} leaks the secret",
+            entry.display()
+        );
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        if entry.file_type().unwrap().is_dir() {
+            files.extend(walk(&entry.path()));
+        } else {
+            files.push(entry.path());
+        }
+    }
+    assert!(!files.is_empty() || dir.ends_with("targets"));
+    files
+}
+
+#[test]
+fn tls_to_a_plain_http_port_is_an_error_naming_tls() {
+    let nginx = Nginx::start(LOCATIONS);
+    let url = format!("https://127.0.0.1:{}", nginx.port());
+    let ws = Workspace::new(&[(
+        "node.toml",
+        &scenario(&url, "", "[[smoke]]\nname = \"up\"\nget = \"/\"\n"),
+    )]);
+    let run = ws.run(&[], &[]);
+    assert_eq!(
+        run.outcome("smoke::node::up").as_deref(),
+        Some("FAILED"),
+        "{}",
+        run.explain()
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("TLS handshake with {url}/ failed")),
+        "{}",
+        run.explain()
+    );
+}
+
+#[test]
+fn an_unresolvable_host_is_a_dns_error() {
+    let ws = Workspace::new(&[(
+        "node.toml",
+        &scenario(
+            "http://perfcase-test.invalid",
+            "connect_timeout = \"2s\"",
+            "[[smoke]]\nname = \"up\"\nget = \"/\"\n",
+        ),
+    )]);
+    let started = Instant::now();
+    let run = ws.run(&[], &[]);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{}",
+        run.explain()
+    );
+    assert!(
+        run.stdout
+            .contains("cannot resolve the host of http://perfcase-test.invalid/"),
+        "{}",
+        run.explain()
+    );
+}
+
+#[test]
+fn a_slow_first_byte_times_out_with_the_timeout_in_the_message() {
+    let server = ScriptedServer::start(vec![Route {
+        method: "GET",
+        path: "/slow",
+        steps: vec![
+            Step::Sleep(Duration::from_secs(20)),
+            Step::Write(head(200, "text/plain", &[])),
+        ],
+    }]);
+    let checks = "[[smoke]]\nname = \"slow\"\nget = \"/slow\"\ntimeout = \"500ms\"\n";
+    let ws = Workspace::new(&[("node.toml", &scenario(&server.url(), "", checks))]);
+    let started = Instant::now();
+    let run = ws.run(&[], &[]);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{}",
+        run.explain()
+    );
+    assert!(
+        run.stdout.contains(&format!(
+            "{}/slow did not answer within 500ms",
+            server.url()
+        )),
+        "{}",
+        run.explain()
+    );
+    assert!(ws.read_out("junit.xml").contains("<error type=\"error\""));
+}
+
+#[test]
+fn a_reset_connection_is_an_error_not_a_hang() {
+    let server = ScriptedServer::start(vec![Route {
+        method: "GET",
+        path: "/reset",
+        steps: vec![Step::Reset],
+    }]);
+    let ws = Workspace::new(&[(
+        "node.toml",
+        &scenario(
+            &server.url(),
+            "",
+            "[[smoke]]\nname = \"r\"\nget = \"/reset\"\n",
+        ),
+    )]);
+    let run = ws.run(&[], &[]);
+    assert_eq!(
+        run.outcome("smoke::node::r").as_deref(),
+        Some("FAILED"),
+        "{}",
+        run.explain()
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("request to {}/reset failed", server.url())),
+        "{}",
+        run.explain()
+    );
+}
+
+#[test]
+fn requests_carry_method_query_headers_and_json_body() {
+    let server = ScriptedServer::start(vec![Route {
+        method: "POST",
+        path: "/search",
+        steps: support::scripted::respond(200, "application/json", "{\"hits\": [1, 2]}"),
+    }]);
+    let checks = r#"
+[[smoke]]
+name = "search"
+post = "/search"
+query = { k = "2" }
+headers = { X-Tenant = "blue" }
+json = { q = "hello" }
+expect = { json = { "/hits" = { min_len = 2 } } }
+"#;
+    let ws = Workspace::new(&[("node.toml", &scenario(&server.url(), "", checks))]);
+    let run = ws.run(&[], &[]);
+    assert_eq!(
+        run.outcome("smoke::node::search").as_deref(),
+        Some("ok"),
+        "{}",
+        run.explain()
+    );
+    let request = &server.requests()[0];
+    assert_eq!(request.path, "/search?k=2");
+    assert_eq!(request.header("x-tenant"), Some("blue"));
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    assert_eq!(request.body_text(), "{\"q\":\"hello\"}");
+}
