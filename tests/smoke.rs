@@ -329,7 +329,7 @@ fn a_reset_connection_is_an_error_not_a_hang() {
     );
     assert!(
         run.stdout
-            .contains(&format!("request to {}/reset failed", server.url())),
+            .contains(&format!("{}/reset reset the connection", server.url())),
         "{}",
         run.explain()
     );

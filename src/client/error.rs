@@ -26,7 +26,9 @@ pub enum RequestError {
         after: Duration,
         stage: &'static str,
     },
-    #[error("{url} reset the connection before answering (did the server crash or drop the request? check its log): {detail}")]
+    #[error(
+        "{url} reset the connection before answering (did the server crash or drop the request? check its log): {detail}"
+    )]
     Reset { url: String, detail: String },
     #[error("request to {url} failed: {detail}")]
     Other { url: String, detail: String },
