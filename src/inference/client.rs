@@ -38,9 +38,10 @@ impl std::fmt::Display for Progress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "after {} bytes, {} chunks, text so far {:?}",
+            "after {} bytes, {} chunk{}, text so far {:?}",
             self.bytes,
             self.chunks,
+            if self.chunks == 1 { "" } else { "s" },
             excerpt(&self.text, 120)
         )
     }

@@ -1,0 +1,446 @@
+//! Inference checks through the harness binary against scripted servers: the Ollama wire
+//! format replayed byte for byte (Ollama cannot be installed here), and every fault a
+//! stream can have. The happy path against a real server is in `llama.rs`.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::run::{Run, Workspace};
+use support::scripted::{
+    Route, ScriptedServer, Step, chunk, chunked_head, head, last_chunk, respond,
+};
+
+fn ms(n: u64) -> Step {
+    Step::Sleep(Duration::from_millis(n))
+}
+
+fn write(text: &str) -> Step {
+    Step::Write(text.as_bytes().to_vec())
+}
+
+/// One NDJSON line as Ollama writes it: in an HTTP chunk of its own.
+fn ndjson(line: &str) -> Step {
+    Step::Write(chunk(format!("{line}\n").as_bytes()))
+}
+
+fn sse(data: &str) -> Step {
+    write(&format!("data: {data}\n\n"))
+}
+
+fn scenario(api: &str, url: &str, checks: &str) -> String {
+    format!("[target]\nbase_url = \"{url}\"\napi = \"{api}\"\ntimeout = \"5s\"\n{checks}")
+}
+
+/// The figures of one case from results.csv, by column name.
+fn figures(ws: &Workspace, case: &str) -> std::collections::HashMap<String, String> {
+    let text = ws.read_out("results.csv");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let row = reader
+        .records()
+        .map(Result::unwrap)
+        .find(|r| &r[1] == case)
+        .unwrap_or_else(|| panic!("{case} not in results.csv:\n{text}"));
+    headers
+        .iter()
+        .map(str::to_string)
+        .zip(row.iter().map(str::to_string))
+        .collect()
+}
+
+fn number(figures: &std::collections::HashMap<String, String>, name: &str) -> f64 {
+    figures[name]
+        .parse()
+        .unwrap_or_else(|_| panic!("{name} = {:?}", figures[name]))
+}
+
+const OLLAMA_TAGS: &str = r#"{"models":[{"name":"phi3:latest","model":"phi3:latest","modified_at":"2024-06-01T10:00:00.000000000Z","size":2176178913,"digest":"4f2222927938","details":{"format":"gguf","family":"phi3","parameter_size":"3.8B","quantization_level":"Q4_0"}}]}"#;
+
+fn ollama_server() -> ScriptedServer {
+    let tags = Route {
+        method: "GET",
+        path: "/api/tags",
+        steps: respond(200, "application/json; charset=utf-8", OLLAMA_TAGS),
+    };
+    let mut chat = vec![
+        Step::Write(chunked_head(200, "application/x-ndjson")),
+        ms(150),
+    ];
+    chat.push(ndjson(r#"{"model":"phi3:latest","created_at":"2024-06-01T10:00:01.1Z","message":{"role":"assistant","content":"HX"},"done":false}"#));
+    chat.push(ms(40));
+    chat.push(ndjson(r#"{"model":"phi3:latest","created_at":"2024-06-01T10:00:01.2Z","message":{"role":"assistant","content":"-OK"},"done":false}"#));
+    chat.push(ms(40));
+    chat.push(ndjson(r#"{"model":"phi3:latest","created_at":"2024-06-01T10:00:01.3Z","message":{"role":"assistant","content":""},"done_reason":"stop","done":true,"total_duration":5191566416,"load_duration":2154458,"prompt_eval_count":26,"prompt_eval_duration":383809000,"eval_count":3,"eval_duration":60000000}"#));
+    chat.push(Step::Write(last_chunk()));
+    chat.push(Step::Close);
+    // Non-streaming generate, with the optional durations absent, as a warm server may send.
+    let generate = respond(
+        200,
+        "application/json; charset=utf-8",
+        r#"{"model":"phi3:latest","created_at":"2024-06-01T10:00:02Z","response":"HX-OK","done":true,"done_reason":"stop","context":[1,2,3],"eval_count":4}"#,
+    );
+    ScriptedServer::start(vec![
+        tags,
+        Route {
+            method: "POST",
+            path: "/api/chat",
+            steps: chat,
+        },
+        Route {
+            method: "POST",
+            path: "/api/generate",
+            steps: generate,
+        },
+    ])
+}
+
+#[test]
+fn ollama_stream_metrics_come_from_the_wire_format_with_nanosecond_durations() {
+    let server = ollama_server();
+    let checks = r#"
+[[inference]]
+name = "chat"
+model = "phi3"
+messages = [{ role = "user", content = "Return exactly the text: HX-OK" }]
+params = { temperature = 0 }
+extra = { keep_alive = "5m" }
+expect = { text = "HX-OK", finish_reason = "stop", ttft = "< 2s", output_tokens = "== 3" }
+
+[[inference]]
+name = "generate"
+model = "phi3:latest"
+prompt = "Return exactly the text: HX-OK"
+stream = false
+expect = { text = "HX-OK" }
+"#;
+    let ws = Workspace::new(&[("ollama.toml", &scenario("ollama", &server.url(), checks))]);
+    let run = ws.run(&[], &[]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+
+    let chat = figures(&ws, "inference::ollama::chat");
+    assert_eq!(
+        number(&chat, "output_tokens"),
+        3.0,
+        "eval_count is the token count"
+    );
+    assert!(
+        (number(&chat, "server_tokens_per_s") - 50.0).abs() < 1e-9,
+        "3 / 0.06 s"
+    );
+    assert!((number(&chat, "load_duration") - 0.002154458).abs() < 1e-12);
+    assert!((number(&chat, "prompt_tokens_per_s") - 26.0 / 0.383809).abs() < 1e-6);
+    let (ttft, latency, itl) = (
+        number(&chat, "ttft"),
+        number(&chat, "latency"),
+        number(&chat, "itl.mean"),
+    );
+    assert!(
+        ttft >= 0.15 && ttft < latency,
+        "ttft {ttft} latency {latency}"
+    );
+    assert!(itl >= 0.035 && itl < 0.5, "one gap of about 40 ms: {itl}");
+
+    let generate = figures(&ws, "inference::ollama::generate");
+    assert_eq!(number(&generate, "output_tokens"), 4.0);
+    assert_eq!(
+        generate["server_tokens_per_s"], "",
+        "no eval_duration, no server rate"
+    );
+    assert_eq!(
+        number(&generate, "ttft"),
+        number(&generate, "latency"),
+        "non-streaming ttft is the latency"
+    );
+
+    let requests = server.requests();
+    let chat_request = requests.iter().find(|r| r.path == "/api/chat").unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&chat_request.body).unwrap();
+    assert_eq!(body["options"]["temperature"], 0);
+    assert_eq!(body["keep_alive"], "5m");
+    assert_eq!(body["stream"], true);
+    assert_eq!(
+        requests.iter().filter(|r| r.path == "/api/tags").count(),
+        1,
+        "model list fetched once"
+    );
+    let junit = ws.read_out("junit.xml");
+    assert!(
+        junit.contains("output_tokens_source = ollama.eval_count"),
+        "{junit}"
+    );
+}
+
+/// An OpenAI-style SSE stream whose first event carries only the role.
+fn openai_stream(after_role: Vec<Step>) -> Vec<Step> {
+    let mut steps = vec![
+        Step::Write(head(200, "text/event-stream", &[])),
+        sse(
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":null},"finish_reason":null}]}"#,
+        ),
+        write(": keep-alive comment\n\n"),
+    ];
+    steps.extend(after_role);
+    steps
+}
+
+fn content(text: &str) -> Step {
+    sse(&format!(
+        r#"{{"choices":[{{"index":0,"delta":{{"content":"{text}"}},"finish_reason":null}}]}}"#
+    ))
+}
+
+fn run_openai(steps: Vec<Step>, check_fields: &str) -> (Workspace, Run, ScriptedServer) {
+    let server = ScriptedServer::start(vec![Route {
+        method: "POST",
+        path: "/v1/chat/completions",
+        steps,
+    }]);
+    let checks = format!(
+        "[[inference]]\nname = \"c\"\nmodel = \"m\"\nmessages = [{{ role = \"user\", content = \"hi\" }}]\n{check_fields}"
+    );
+    let ws = Workspace::new(&[("api.toml", &scenario("openai", &server.url(), &checks))]);
+    let run = ws.run(&[], &[]);
+    (ws, run, server)
+}
+
+#[test]
+fn a_role_only_chunk_is_not_the_first_token() {
+    let steps = openai_stream(vec![
+        ms(300),
+        content("HX"),
+        content("-OK"),
+        sse(r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#),
+        sse(
+            r#"{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}"#,
+        ),
+        sse("[DONE]"),
+        Step::Close,
+    ]);
+    let (ws, run, server) = run_openai(steps, "expect = { text = \"HX-OK\" }\n");
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let f = figures(&ws, "inference::api::c");
+    assert!(
+        number(&f, "ttfb") < 0.25,
+        "the role chunk arrives at once: {}",
+        f["ttfb"]
+    );
+    assert!(
+        number(&f, "ttft") >= 0.3,
+        "ttft waits for content: {}",
+        f["ttft"]
+    );
+    assert_eq!(number(&f, "output_tokens"), 2.0);
+    let requests = server.requests();
+    let post = requests.iter().find(|r| r.method == "POST").unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&post.body).unwrap();
+    assert_eq!(body["stream_options"]["include_usage"], true);
+}
+
+#[test]
+fn a_wrong_expectation_fails_and_shows_the_answer() {
+    let steps = openai_stream(vec![
+        content("HX"),
+        content("-OK"),
+        sse("[DONE]"),
+        Step::Close,
+    ]);
+    let (ws, run, _server) = run_openai(steps, "expect = { text = \"NOPE\", ttft = \"< 1us\" }\n");
+    assert_eq!(
+        run.outcome("inference::api::c").as_deref(),
+        Some("FAILED"),
+        "{}",
+        run.explain()
+    );
+    assert!(
+        run.stdout.contains("answer \"HX-OK\":"),
+        "{}",
+        run.explain()
+    );
+    assert!(
+        run.stdout
+            .contains("text: expected \"NOPE\", observed \"HX-OK\""),
+        "{}",
+        run.explain()
+    );
+    assert!(
+        run.stdout.contains("ttft: expected < 1µs, observed"),
+        "{}",
+        run.explain()
+    );
+    let junit = ws.read_out("junit.xml");
+    assert!(junit.contains("<failure type=\"threshold\""), "{junit}");
+    assert!(
+        junit.contains("output_tokens_source = client.content_chunks"),
+        "no usage: counted chunks, and says so: {junit}"
+    );
+}
+
+/// Runs a faulty stream and returns the case's error text.
+fn fault(steps: Vec<Step>, check_fields: &str) -> String {
+    let started = Instant::now();
+    let (ws, run, _server) = run_openai(steps, check_fields);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "must not hang: {}",
+        run.explain()
+    );
+    assert_eq!(
+        run.outcome("inference::api::c").as_deref(),
+        Some("FAILED"),
+        "{}",
+        run.explain()
+    );
+    assert!(
+        ws.read_out("junit.xml").contains("<error type=\"error\""),
+        "faults are errors, not failures"
+    );
+    run.stdout
+}
+
+#[test]
+fn no_first_token_in_time_is_an_error() {
+    let out = fault(
+        openai_stream(vec![ms(10_000), content("late")]),
+        "first_token_timeout = \"300ms\"\n",
+    );
+    assert!(out.contains("no token from http://127.0.0.1:"), "{out}");
+    assert!(out.contains("within 300ms (after "), "{out}");
+    assert!(
+        out.contains("1 chunk, text so far \"\""),
+        "only the role chunk came: {out}"
+    );
+}
+
+#[test]
+fn a_stalled_stream_hits_the_total_timeout() {
+    let out = fault(
+        openai_stream(vec![content("HX"), ms(10_000)]),
+        "timeout = \"1s\"\n",
+    );
+    assert!(out.contains("not complete within 1s"), "{out}");
+    assert!(out.contains("text so far \"HX\""), "{out}");
+}
+
+#[test]
+fn a_stream_cut_before_done_says_how_far_it_got() {
+    let out = fault(openai_stream(vec![content("HX"), Step::Close]), "");
+    assert!(out.contains("ended before its final object"), "{out}");
+    assert!(out.contains("text so far \"HX\""), "{out}");
+}
+
+#[test]
+fn a_reset_mid_stream_is_a_cut_stream() {
+    let out = fault(openai_stream(vec![content("HX"), Step::Reset]), "");
+    assert!(out.contains("ended before its final object"), "{out}");
+    assert!(out.contains("reset"), "{out}");
+}
+
+#[test]
+fn a_malformed_event_is_an_error_naming_it() {
+    let out = fault(
+        openai_stream(vec![content("HX"), write("data: {not json\n\n")]),
+        "",
+    );
+    assert!(
+        out.contains("malformed response from http://127.0.0.1:"),
+        "{out}"
+    );
+    assert!(out.contains("event data is not JSON"), "{out}");
+}
+
+#[test]
+fn an_error_event_mid_stream_is_a_server_error() {
+    let steps = openai_stream(vec![
+        content("HX"),
+        sse(r#"{"error":{"message":"slot 0 crashed","type":"server_error"}}"#),
+    ]);
+    let out = fault(steps, "");
+    assert!(out.contains("server error from http://127.0.0.1:"), "{out}");
+    assert!(out.contains("slot 0 crashed"), "{out}");
+    assert!(out.contains("text so far \"HX\""), "{out}");
+}
+
+#[test]
+fn an_http_error_shows_the_json_error_message() {
+    let body =
+        r#"{"error":{"message":"the model is overloaded","type":"server_error","code":503}}"#;
+    let out = fault(respond(503, "application/json", body), "");
+    assert!(
+        out.contains("answered HTTP 503: the model is overloaded"),
+        "{out}"
+    );
+}
+
+#[test]
+fn connection_refused_is_an_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let checks = "[[inference]]\nname = \"c\"\nmodel = \"m\"\nprompt = \"hi\"\n";
+    let ws = Workspace::new(&[(
+        "api.toml",
+        &scenario("openai", &format!("http://127.0.0.1:{port}"), checks),
+    )]);
+    let run = ws.run(&[], &[]);
+    assert!(
+        run.stdout.contains(&format!(
+            "connection refused by http://127.0.0.1:{port}/v1/models"
+        )),
+        "{}",
+        run.explain()
+    );
+}
+
+#[test]
+fn a_missing_model_lists_the_models_the_server_has() {
+    let server = ScriptedServer::start(vec![Route {
+        method: "GET",
+        path: "/api/tags",
+        steps: respond(200, "application/json", OLLAMA_TAGS),
+    }]);
+    let checks = "[[inference]]\nname = \"g\"\nmodel = \"gemma2:2b\"\nprompt = \"hi\"\n";
+    let ws = Workspace::new(&[("ollama.toml", &scenario("ollama", &server.url(), checks))]);
+    let run = ws.run(&[], &[]);
+    assert_eq!(
+        run.outcome("inference::ollama::g").as_deref(),
+        Some("FAILED"),
+        "{}",
+        run.explain()
+    );
+    let expected = format!(
+        "model \"gemma2:2b\" is not on {}/; it has: phi3:latest",
+        server.url()
+    );
+    assert!(run.stdout.contains(&expected), "{}", run.explain());
+    assert!(
+        !server.requests().iter().any(|r| r.path == "/api/generate"),
+        "no generation was attempted"
+    );
+}
+
+#[test]
+fn a_malformed_ndjson_line_is_an_error_with_its_line_number() {
+    let steps = vec![
+        Step::Write(chunked_head(200, "application/x-ndjson")),
+        ndjson(r#"{"model":"phi3:latest","response":"HX","done":false}"#),
+        ndjson("<html>proxy error</html>"),
+        Step::Write(last_chunk()),
+        Step::Close,
+    ];
+    let server = ScriptedServer::start(vec![Route {
+        method: "POST",
+        path: "/api/generate",
+        steps,
+    }]);
+    let checks = "[[inference]]\nname = \"g\"\nmodel = \"phi3\"\nprompt = \"hi\"\n";
+    let ws = Workspace::new(&[("ollama.toml", &scenario("ollama", &server.url(), checks))]);
+    let run = ws.run(&[], &[]);
+    assert!(
+        run.stdout.contains("line 2: not valid JSON"),
+        "{}",
+        run.explain()
+    );
+}

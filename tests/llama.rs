@@ -1,0 +1,183 @@
+//! End to end against a real llama.cpp server with a real model (SmolLM2-135M), started
+//! by the harness as a managed target. Install both with `bash ci/install-llama-server.sh`.
+
+mod support;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use support::run::Workspace;
+
+fn tool(path: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path);
+    assert!(
+        path.exists(),
+        "{} is missing: run `bash ci/install-llama-server.sh` first",
+        path.display()
+    );
+    path.display().to_string()
+}
+
+fn llama_target(extra_flags: &str) -> String {
+    let server = tool(".tools/bin/llama-server");
+    let model = tool(".tools/model/SmolLM2-135M-Instruct.Q4_1.gguf");
+    format!(
+        r#"[target]
+base_url = "http://127.0.0.1:${{PERFCASE_FREE_PORT}}"
+api = "openai"
+timeout = "60s"
+[target.spawn]
+command = "{server} -m {model} --host 127.0.0.1 --port ${{PERFCASE_FREE_PORT}} -np 2 --alias smollm2 {extra_flags}"
+ready_path = "/health"
+ready_timeout = "60s"
+"#
+    )
+}
+
+fn rows(ws: &Workspace) -> HashMap<String, HashMap<String, String>> {
+    let text = ws.read_out("results.csv");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(Result::unwrap)
+        .map(|r| {
+            let row: HashMap<String, String> = headers
+                .iter()
+                .map(str::to_string)
+                .zip(r.iter().map(str::to_string))
+                .collect();
+            (row["name"].clone(), row)
+        })
+        .collect()
+}
+
+fn num(row: &HashMap<String, String>, name: &str) -> f64 {
+    row[name]
+        .parse()
+        .unwrap_or_else(|_| panic!("{name} = {:?} in {row:?}", row[name]))
+}
+
+#[test]
+fn chat_and_completions_streaming_and_not_measure_right() {
+    let checks = r#"
+[[inference]]
+name = "chat"
+model = "smollm2"
+messages = [{ role = "user", content = "Write a long story about a lighthouse keeper." }]
+params = { temperature = 0, max_tokens = 48 }
+extra = { ignore_eos = true, cache_prompt = false }
+stream = [true, false]
+expect = { output_tokens = "== 48" }
+
+[[inference]]
+name = "completion"
+model = "smollm2"
+prompt = "The lighthouse keeper opened the door and"
+params = { temperature = 0, max_tokens = 48 }
+extra = { ignore_eos = true, cache_prompt = false }
+stream = [true, false]
+expect = { output_tokens = "== 48" }
+"#;
+    let ws = Workspace::new(&[("llama.toml", &format!("{}{checks}", llama_target("")))]);
+    // One case at a time, so that the decode rates are not shared between requests.
+    let run = ws.run(&["--test-threads", "1"], &[]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let rows = rows(&ws);
+    for check in ["chat", "completion"] {
+        let streamed = &rows[&format!("inference::llama::{check}::stream")];
+        assert_eq!(num(streamed, "output_tokens"), 48.0, "the server's count");
+        let (ttft, latency) = (num(streamed, "ttft"), num(streamed, "latency"));
+        assert!(
+            0.0 < ttft && ttft < latency,
+            "{check}: ttft {ttft} < latency {latency}"
+        );
+        let client = num(streamed, "tokens_per_s");
+        let server = num(streamed, "server_tokens_per_s");
+        let gap = (client - server).abs() / server;
+        assert!(
+            gap < 0.10,
+            "{check}: client {client:.1} tokens/s vs server {server:.1}: {:.1}% apart",
+            gap * 100.0
+        );
+        assert!(num(streamed, "itl.max") >= num(streamed, "itl.mean"));
+
+        let whole = &rows[&format!("inference::llama::{check}::no_stream")];
+        assert_eq!(num(whole, "output_tokens"), 48.0);
+        assert_eq!(
+            num(whole, "ttft"),
+            num(whole, "latency"),
+            "non-streaming ttft is the latency"
+        );
+        assert_eq!(
+            whole["itl.mean"], "",
+            "no inter-token latency without a stream"
+        );
+    }
+    let junit = ws.read_out("junit.xml");
+    assert!(
+        junit.contains("output_tokens_source = openai.usage"),
+        "{junit}"
+    );
+    assert!(
+        !junit.contains("note = "),
+        "server and chunk counts agree: {junit}"
+    );
+}
+
+#[test]
+fn the_managed_server_is_stopped_after_the_run_and_its_log_kept() {
+    let checks = "[[smoke]]\nname = \"health\"\nget = \"/health\"\nexpect = { status = 200 }\n";
+    let ws = Workspace::new(&[("llama.toml", &format!("{}{checks}", llama_target("")))]);
+    let run = ws.run(&[], &[]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let log = ws.out().join("targets/llama.log");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let port = text
+        .lines()
+        .find_map(|l| l.split("http://127.0.0.1:").nth(1))
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no listening line in the log:\n{text}"));
+    assert!(
+        std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err(),
+        "llama-server still listens on {port} after the run"
+    );
+}
+
+#[test]
+fn a_server_that_cannot_start_fails_every_check_with_its_log() {
+    let target = llama_target("--model-that-does-not-exist");
+    let checks =
+        "[[smoke]]\nname = \"a\"\nget = \"/health\"\n[[smoke]]\nname = \"b\"\nget = \"/health\"\n";
+    let ws = Workspace::new(&[("llama.toml", &format!("{target}{checks}"))]);
+    let run = ws.run(&[], &[]);
+    for case in ["smoke::llama::a", "smoke::llama::b"] {
+        assert_eq!(
+            run.outcome(case).as_deref(),
+            Some("FAILED"),
+            "{}",
+            run.explain()
+        );
+    }
+    assert!(
+        run.stdout.contains("managed target did not start"),
+        "{}",
+        run.explain()
+    );
+    assert!(
+        run.stdout.contains("before http://127.0.0.1:"),
+        "{}",
+        run.explain()
+    );
+    assert!(
+        run.stdout.contains("last lines of its log"),
+        "{}",
+        run.explain()
+    );
+    assert!(
+        run.stdout.contains("model-that-does-not-exist"),
+        "the log tail names the bad flag: {}",
+        run.explain()
+    );
+}
