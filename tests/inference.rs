@@ -139,7 +139,7 @@ expect = { text = "HX-OK" }
         ttft >= 0.15 && ttft < latency,
         "ttft {ttft} latency {latency}"
     );
-    assert!(itl >= 0.035 && itl < 0.5, "one gap of about 40 ms: {itl}");
+    assert!((0.035..0.5).contains(&itl), "one gap of about 40 ms: {itl}");
 
     let generate = figures(&ws, "inference::ollama::generate");
     assert_eq!(number(&generate, "output_tokens"), 4.0);
