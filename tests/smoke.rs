@@ -365,3 +365,41 @@ expect = { json = { "/hits" = { min_len = 2 } } }
     assert_eq!(request.header("content-type"), Some("application/json"));
     assert_eq!(request.body_text(), "{\"q\":\"hello\"}");
 }
+
+#[test]
+fn an_interrupted_run_still_writes_the_cases_that_finished() {
+    let server = ScriptedServer::start(vec![
+        Route {
+            method: "GET",
+            path: "/fast",
+            steps: support::scripted::respond(200, "text/plain", "ok"),
+        },
+        Route {
+            method: "GET",
+            path: "/slow",
+            steps: vec![Step::Sleep(Duration::from_secs(30))],
+        },
+    ]);
+    let checks = "[[smoke]]\nname = \"fast\"\nget = \"/fast\"\n[[smoke]]\nname = \"slow\"\nget = \"/slow\"\n";
+    let ws = Workspace::new(&[("node.toml", &scenario(&server.url(), "", checks))]);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_perfcase"))
+        .args(["--test-threads", "1"])
+        .env("PERFCASE_SCENARIOS", ws.scenarios())
+        .env("PERFCASE_OUT", ws.out())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.requests().iter().any(|r| r.path == "/slow") {
+        assert!(Instant::now() < deadline, "the slow check never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let junit = ws.read_out("junit.xml");
+    assert!(junit.contains("<testcase name=\"fast\""), "{junit}");
+    assert!(!junit.contains("name=\"slow\""), "{junit}");
+}
