@@ -1,0 +1,179 @@
+//! A server the harness starts before the first check of its target and stops at the end.
+//!
+//! The command runs in a process group of its own, so that stopping it also stops whatever
+//! it spawned (a wrapper script's server, for example) instead of leaving an orphan behind.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How many lines of the server's log a start failure quotes.
+const LOG_TAIL_LINES: usize = 20;
+/// How long a stopped server gets to exit after SIGTERM before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+pub struct Managed {
+    pub command: String,
+    pub ready_url: String,
+    pub ready_timeout: Duration,
+    pub env: BTreeMap<String, String>,
+    pub log_path: PathBuf,
+    /// The start result, shared by every check of the target (started once per run).
+    started: tokio::sync::OnceCell<Result<(), String>>,
+    child: Mutex<Option<Child>>,
+}
+
+impl Managed {
+    pub fn new(
+        command: String,
+        ready_url: String,
+        ready_timeout: Duration,
+        env: BTreeMap<String, String>,
+        log_path: PathBuf,
+    ) -> Managed {
+        Managed {
+            command,
+            ready_url,
+            ready_timeout,
+            env,
+            log_path,
+            started: tokio::sync::OnceCell::new(),
+            child: Mutex::new(None),
+        }
+    }
+
+    /// Starts the server on first call and waits until it is ready; later calls (from
+    /// concurrent checks too) get the same result without starting anything.
+    pub async fn ensure_started(&self, client: &reqwest::Client) -> Result<(), String> {
+        self.started
+            .get_or_init(|| self.start(client))
+            .await
+            .clone()
+    }
+
+    async fn start(&self, client: &reqwest::Client) -> Result<(), String> {
+        if let Err(e) = self.spawn() {
+            return Err(format!("could not start `{}`: {e}", self.command));
+        }
+        let result = self.wait_ready(client).await;
+        if let Err(reason) = &result {
+            self.stop();
+            return Err(format!(
+                "{reason}\nlast lines of its log ({}):\n{}",
+                self.log_path.display(),
+                tail(&self.log_path, LOG_TAIL_LINES)
+            ));
+        }
+        result
+    }
+
+    fn spawn(&self) -> std::io::Result<()> {
+        if let Some(dir) = self.log_path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let log = File::create(&self.log_path)?;
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(format!("exec {}", self.command))
+            .envs(&self.env)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0)
+            .spawn()?;
+        *self.child.lock().unwrap() = Some(child);
+        Ok(())
+    }
+
+    async fn wait_ready(&self, client: &reqwest::Client) -> Result<(), String> {
+        let deadline = Instant::now() + self.ready_timeout;
+        let mut last;
+        loop {
+            if let Some(status) = self.exit_status() {
+                return Err(format!(
+                    "managed target `{}` exited ({status}) before {} answered 200",
+                    self.command, self.ready_url
+                ));
+            }
+            let probe = client
+                .get(&self.ready_url)
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await;
+            match probe {
+                Ok(response) if response.status() == reqwest::StatusCode::OK => return Ok(()),
+                Ok(response) => last = format!("status {}", response.status().as_u16()),
+                Err(e) if e.is_connect() => last = "connection refused".into(),
+                Err(e) => last = e.to_string(),
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "managed target `{}` was not ready within {:?}: {} last answered {last}; raise ready_timeout or check the command",
+                    self.command, self.ready_timeout, self.ready_url
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn exit_status(&self) -> Option<std::process::ExitStatus> {
+        let mut guard = self.child.lock().unwrap();
+        guard
+            .as_mut()
+            .and_then(|child| child.try_wait().ok().flatten())
+    }
+
+    /// Stops the whole process group: SIGTERM, then SIGKILL after a grace period. Safe to
+    /// call more than once and on a target that never started.
+    pub fn stop(&self) {
+        let Some(mut child) = self.child.lock().unwrap().take() else {
+            return;
+        };
+        let group = child.id() as libc::pid_t;
+        signal_group(group, libc::SIGTERM);
+        let deadline = Instant::now() + STOP_GRACE;
+        while Instant::now() < deadline {
+            if matches!(child.try_wait(), Ok(Some(_))) {
+                // The leader is gone; make sure nothing it started lingers.
+                signal_group(group, libc::SIGKILL);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        signal_group(group, libc::SIGKILL);
+        let _ = child.wait();
+    }
+}
+
+fn signal_group(group: libc::pid_t, signal: libc::c_int) {
+    // SAFETY: kill(2) with a negative pid signals a process group; it has no memory effects.
+    unsafe {
+        libc::kill(-group, signal);
+    }
+}
+
+/// The last `lines` lines of a log file, read from its end so a huge log costs little.
+pub fn tail(path: &std::path::Path, lines: usize) -> String {
+    const WINDOW: u64 = 16 * 1024;
+    let Ok(mut file) = File::open(path) else {
+        return "(no log)".into();
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = file.seek(SeekFrom::Start(len.saturating_sub(WINDOW)));
+    let mut bytes = Vec::new();
+    let _ = file.read_to_end(&mut bytes);
+    let text = String::from_utf8_lossy(&bytes);
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+impl Drop for Managed {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,106 @@
+//! A target as the runner sees it: where it is, how to talk to it, whether to run at all,
+//! and, for managed targets, the server process the harness starts and stops itself.
+
+pub mod managed;
+pub mod redact;
+
+use std::time::Duration;
+
+use once_cell::sync::OnceCell;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use url::Url;
+
+use crate::scenario::{Api, TargetSpec};
+pub use managed::Managed;
+pub use redact::Redactor;
+
+pub struct Target {
+    /// The scenario name (`local-llm`), used in messages and log file names.
+    pub scenario: String,
+    pub base_url: Url,
+    pub api: Api,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Marked sensitive, so reqwest's own debug output hides them too.
+    headers: HeaderMap,
+    /// Why the target's checks are ignored (its `enabled_if` variable is unset).
+    pub disabled_reason: Option<String>,
+    pub managed: Option<Managed>,
+    /// One client per target, built on first use so that `--list` builds none.
+    client: OnceCell<reqwest::Client>,
+    /// The server's model list, fetched once before the first inference check.
+    pub models: tokio::sync::OnceCell<Result<Option<Vec<String>>, String>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("invalid header name \"{0}\": use letters, digits and '-'")]
+    HeaderName(String),
+    #[error("invalid value for header \"{0}\": it must be visible ASCII without line breaks")]
+    HeaderValue(String),
+    #[error("could not build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+impl Target {
+    /// Builds a target from its validated spec. `enabled` says whether its `enabled_if`
+    /// variable is set; `managed` is built by the caller, who knows where logs go.
+    pub fn new(
+        scenario: String,
+        spec: &TargetSpec,
+        enabled: bool,
+        managed: Option<Managed>,
+    ) -> Result<Target, TargetError> {
+        let base_url =
+            Url::parse(spec.base_url.get_ref()).expect("base_url is validated while parsing");
+        let disabled_reason = match (&spec.enabled_if, enabled) {
+            (Some(var), false) => Some(format!(
+                "target of scenario {scenario} is optional: set {var} to run"
+            )),
+            _ => None,
+        };
+        Ok(Target {
+            scenario,
+            base_url,
+            api: spec.api,
+            timeout: spec.timeout.0,
+            connect_timeout: spec.connect_timeout.0,
+            headers: header_map(&spec.headers)?,
+            disabled_reason,
+            managed,
+            client: OnceCell::new(),
+            models: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    pub fn client(&self) -> Result<&reqwest::Client, TargetError> {
+        self.client.get_or_try_init(|| {
+            Ok(reqwest::Client::builder()
+                .connect_timeout(self.connect_timeout)
+                .default_headers(self.headers.clone())
+                .user_agent(concat!("perfcase/", env!("CARGO_PKG_VERSION")))
+                .build()?)
+        })
+    }
+
+    /// `base_url` joined with a path that starts with `/`, keeping any base path prefix.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url.as_str().trim_end_matches('/'), path)
+    }
+}
+
+/// Header values are secrets (API keys), so every one is marked sensitive.
+pub fn header_map(
+    headers: &std::collections::BTreeMap<String, String>,
+) -> Result<HeaderMap, TargetError> {
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        let header = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| TargetError::HeaderName(name.clone()))?;
+        let mut value =
+            HeaderValue::from_str(value).map_err(|_| TargetError::HeaderValue(name.clone()))?;
+        value.set_sensitive(true);
+        map.insert(header, value);
+    }
+    Ok(map)
+}
