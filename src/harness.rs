@@ -13,13 +13,13 @@ pub fn main() -> ExitCode {
     let config = Config::from_env();
     let catalog = Catalog::load(&config);
     let runner = Runner::new(config.clone(), catalog.redactor.clone());
-    let trials = runner.trials(catalog.cases);
+    let trials = runner.trials(catalog.cases, &args);
     if args.list {
         return libtest_mimic::run(&args, trials).exit_code();
     }
     signals::install(&runner, catalog.targets.clone());
     let conclusion = libtest_mimic::run(&args, trials);
-    stop_targets(&catalog.targets);
+    stop_targets(&catalog.targets, &catalog.redactor);
     match runner.write_artifacts() {
         Ok(junit) => eprintln!(
             "perfcase: {} cases recorded; artifacts in {} ({})",

@@ -17,3 +17,4 @@ pub mod runner;
 pub mod scenario;
 pub mod stream;
 pub mod target;
+pub mod text;

@@ -65,6 +65,16 @@ pub struct Case {
     pub body: CaseBody,
 }
 
+impl Case {
+    /// The target the case talks to; load errors have none.
+    pub fn target(&self) -> Option<&Arc<Target>> {
+        match &self.body {
+            CaseBody::LoadError(_) => None,
+            CaseBody::Smoke(target, _) | CaseBody::Inference(target, _) => Some(target),
+        }
+    }
+}
+
 pub enum CaseBody {
     /// The file (or suite) could not be loaded; running the case reports this error.
     LoadError(String),
@@ -228,6 +238,8 @@ fn load_file(config: &Config, env: &Env, scenario: &str, file: &Path) -> Result<
     let target = build_target(config, env, scenario, &doc, &vars)
         .map_err(|e| format!("{}: target: {e}", file.display()))?;
     let mut secrets: Vec<String> = doc.target.headers.values().cloned().collect();
+    // Credentials in the URL (`https://user:token@host`) are secrets like headers.
+    secrets.extend(target.base_url.password().map(str::to_string));
     let target = Arc::new(target);
     let at = |span: std::ops::Range<usize>, message: String| {
         let (line, col) = line_col(&source, span.start);
@@ -317,6 +329,7 @@ fn build_target(
         spawn_env.extend(spawn.env.clone());
         let base = spec.base_url.get_ref().trim_end_matches('/');
         Managed::new(
+            format!("managed target of scenario {scenario}"),
             spawn.command.clone(),
             format!("{base}{}", spawn.ready_path),
             spawn.ready_timeout.0,

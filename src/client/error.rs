@@ -71,7 +71,7 @@ impl RequestError {
 
 /// The error and all its sources, joined, without repeating a source that is already
 /// contained in the text before it.
-fn chain(error: &reqwest::Error) -> String {
+pub fn chain(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

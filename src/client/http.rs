@@ -77,12 +77,10 @@ pub async fn send(
         Body::Json(json) => builder.json(json),
         Body::Text(text) => builder.body(text.clone()),
     };
-    let started = Instant::now();
     let exchange = async {
-        let response = builder
-            .send()
-            .await
-            .map_err(|e| RequestError::classify(&url, &e, target.connect_timeout))?;
+        let (started, response) = send_once_more_if_stale(builder).await;
+        let response =
+            response.map_err(|e| RequestError::classify(&url, &e, target.connect_timeout))?;
         let status = response.status().as_u16();
         let mut body = Vec::new();
         let mut ttfb = None;
@@ -113,4 +111,26 @@ pub async fn send(
             stage: "waiting for the whole response",
         }),
     }
+}
+
+/// Sends a request, and sends it once more on a new connection when the pooled connection
+/// it went out on turned out to be closed already: the server answered nothing, and hyper
+/// reports "connection closed before message completed". Servers such as llama.cpp's close
+/// keep-alive connections without announcing it, which races with their reuse; that race
+/// is the client's, not a fault of the server under test. Returns when the answered attempt
+/// was sent, which is where latencies count from.
+pub async fn send_once_more_if_stale(
+    builder: reqwest::RequestBuilder,
+) -> (Instant, Result<reqwest::Response, reqwest::Error>) {
+    let retry = builder.try_clone();
+    let started = Instant::now();
+    let result = builder.send().await;
+    match (result, retry) {
+        (Err(e), Some(retry)) if is_stale_connection(&e) => (Instant::now(), retry.send().await),
+        (result, _) => (started, result),
+    }
+}
+
+fn is_stale_connection(error: &reqwest::Error) -> bool {
+    super::error::chain(error).contains("connection closed before message completed")
 }

@@ -38,7 +38,6 @@ pub struct ServerCounts {
     pub decode_seconds: Option<f64>,
     pub prompt_seconds: Option<f64>,
     pub load_seconds: Option<f64>,
-    pub total_seconds: Option<f64>,
     pub server_tokens_per_s: Option<f64>,
     /// Where `output_tokens` came from, recorded beside the count because the
     /// sources are not equally trustworthy: "ollama.eval_count",
@@ -71,7 +70,6 @@ fn ollama_counts(v: &Value) -> ServerCounts {
         decode_seconds,
         prompt_seconds: nanos(&v["prompt_eval_duration"]),
         load_seconds: nanos(&v["load_duration"]),
-        total_seconds: nanos(&v["total_duration"]),
         server_tokens_per_s: rate(output_tokens, decode_seconds),
         source: output_tokens.map(|_| "ollama.eval_count"),
     }
@@ -137,7 +135,6 @@ fn openai_counts(v: &Value) -> ServerCounts {
         decode_seconds,
         prompt_seconds: millis(&timings["prompt_ms"]),
         load_seconds: None,
-        total_seconds: None,
         server_tokens_per_s: finite(&timings["predicted_per_second"])
             .or_else(|| rate(predicted, decode_seconds)),
         source,
@@ -153,7 +150,6 @@ pub fn merge(into: &mut ServerCounts, from: &ServerCounts) {
     later(&mut into.decode_seconds, from.decode_seconds);
     later(&mut into.prompt_seconds, from.prompt_seconds);
     later(&mut into.load_seconds, from.load_seconds);
-    later(&mut into.total_seconds, from.total_seconds);
     later(&mut into.server_tokens_per_s, from.server_tokens_per_s);
     later(&mut into.source, from.source);
 }
@@ -166,7 +162,7 @@ fn later<T: Copy>(into: &mut Option<T>, from: Option<T>) {
 
 /// Errors come as `{"error": "text"}` (Ollama), `{"error": {"message": ..}}`
 /// (OpenAI, llama.cpp) or `{"object": "error", "message": ..}` (older vLLM).
-fn error_message(v: &Value) -> Option<String> {
+pub fn error_message(v: &Value) -> Option<String> {
     match &v["error"] {
         Value::Null if v["object"] == "error" => Some(describe(v)),
         Value::Null => None,
@@ -243,7 +239,7 @@ mod tests {
         assert!(close(s.decode_seconds, 2.0));
         assert!(close(s.prompt_seconds, 0.13));
         assert!(close(s.load_seconds, 1.0));
-        assert!(close(s.total_seconds, 5.5));
+
         assert!(close(s.server_tokens_per_s, 50.0));
     }
 
@@ -251,7 +247,7 @@ mod tests {
     #[case::no_counts(json!({"done": true, "done_reason": "stop"}), ServerCounts::default())]
     #[case::cached_prompt(
         json!({"done": true, "eval_count": 4, "total_duration": 1_000_000_000u64}),
-        ServerCounts { output_tokens: Some(4), total_seconds: Some(1.0), source: Some("ollama.eval_count"), ..Default::default() },
+        ServerCounts { output_tokens: Some(4), source: Some("ollama.eval_count"), ..Default::default() },
     )]
     #[case::zero_eval_duration(
         json!({"done": true, "eval_count": 0, "eval_duration": 0}),

@@ -13,10 +13,11 @@ use super::decode::{Decoder, Event};
 use super::metrics::{InferenceMetrics, Timeline, compute};
 use super::request::GenerationRequest;
 use crate::client::RequestError;
-use crate::judge::excerpt;
+use crate::client::http::send_once_more_if_stale;
 use crate::scenario::Api;
 use crate::scenario::duration::format_duration;
 use crate::target::Target;
+use crate::text::excerpt;
 
 /// What came back: the answer and its metrics.
 #[derive(Debug, Clone)]
@@ -99,7 +100,6 @@ pub struct Limits {
 /// Accumulates a response as events arrive.
 struct Collector {
     api: Api,
-    started: Instant,
     timeline: Timeline,
     progress: Progress,
     finish_reason: Option<String>,
@@ -108,7 +108,8 @@ struct Collector {
 }
 
 impl Collector {
-    fn accept(&mut self, event: Event, url: &str) -> Result<(), GenerationError> {
+    /// Takes one decoded event that arrived `at` seconds after the request was sent.
+    fn accept(&mut self, event: Event, at: f64, url: &str) -> Result<(), GenerationError> {
         let json = match event {
             Event::Done => {
                 self.done = true;
@@ -136,7 +137,6 @@ impl Collector {
             });
         }
         if !chunk.content.is_empty() {
-            let at = self.started.elapsed().as_secs_f64();
             self.timeline.content_chunks_s.push(at);
             self.progress.text.push_str(&chunk.content);
         }
@@ -146,6 +146,14 @@ impl Collector {
         chunk::merge(&mut self.counts, &chunk.server);
         self.done |= chunk.done;
         Ok(())
+    }
+
+    fn cut(self, url: String, detail: Option<String>) -> GenerationError {
+        GenerationError::Cut {
+            url,
+            progress: self.progress,
+            detail,
+        }
     }
 }
 
@@ -159,13 +167,19 @@ pub async fn generate(
         url: url.clone(),
         detail: e.to_string(),
     })?;
+    // Serialized before the clock starts: building the body is not the server's time.
+    let builder = client.post(&url).json(&request.body);
     let started = Instant::now();
     let deadline = tokio::time::Instant::from_std(started + limits.total);
-    let first_deadline =
-        tokio::time::Instant::from_std(started + limits.first_token.min(limits.total));
+    // Only a stream can show a first token before the whole answer.
+    let first_token_limit = if request.stream {
+        limits.first_token.min(limits.total)
+    } else {
+        limits.total
+    };
+    let first_deadline = tokio::time::Instant::from_std(started + first_token_limit);
     let mut collector = Collector {
         api: target.api,
-        started,
         timeline: Timeline {
             streamed: request.stream,
             ..Timeline::default()
@@ -175,22 +189,34 @@ pub async fn generate(
         counts: ServerCounts::default(),
         done: false,
     };
-    let first_token_timeout = |progress: &Progress| GenerationError::FirstTokenTimeout {
-        url: url.clone(),
-        after: limits.first_token.min(limits.total),
-        progress: progress.clone(),
+    let too_slow = |before_first_token: bool, progress: &Progress| {
+        if before_first_token && first_token_limit < limits.total {
+            GenerationError::FirstTokenTimeout {
+                url: url.clone(),
+                after: first_token_limit,
+                progress: progress.clone(),
+            }
+        } else {
+            GenerationError::Timeout {
+                url: url.clone(),
+                after: limits.total,
+                progress: progress.clone(),
+            }
+        }
     };
-    let response = match timeout_at(first_deadline, client.post(&url).json(&request.body).send())
-        .await
+    let (sent, response) = match timeout_at(first_deadline, send_once_more_if_stale(builder)).await
     {
-        Err(_) => return Err(first_token_timeout(&collector.progress)),
-        Ok(Err(e)) => return Err(RequestError::classify(&url, &e, target.connect_timeout).into()),
-        Ok(Ok(response)) => response,
+        Err(_) => return Err(too_slow(true, &collector.progress)),
+        Ok((_, Err(e))) => {
+            return Err(RequestError::classify(&url, &e, target.connect_timeout).into());
+        }
+        Ok((sent, Ok(response))) => (sent, response),
     };
+    // Figures count from the send that was answered (see send_once_more_if_stale).
+    let since_start = || sent.elapsed().as_secs_f64();
     let status = response.status();
     if !status.is_success() {
-        let body = timeout_at(deadline, response.bytes()).await;
-        let text = match body {
+        let text = match timeout_at(deadline, response.bytes()).await {
             Ok(Ok(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
             _ => String::new(),
         };
@@ -207,82 +233,81 @@ pub async fn generate(
     };
     let mut body = response.bytes_stream();
     let mut events = Vec::new();
-    loop {
-        let limit = if collector.timeline.content_chunks_s.is_empty() && request.stream {
+    while !collector.done {
+        let waiting_for_first = collector.timeline.content_chunks_s.is_empty();
+        let limit = if waiting_for_first {
             first_deadline
         } else {
             deadline
         };
         let piece = match timeout_at(limit, body.next()).await {
-            Err(_) if limit == first_deadline && limit < deadline => {
-                return Err(first_token_timeout(&collector.progress));
-            }
-            Err(_) => {
-                return Err(GenerationError::Timeout {
-                    url,
-                    after: limits.total,
-                    progress: collector.progress,
-                });
-            }
+            Err(_) => return Err(too_slow(waiting_for_first, &collector.progress)),
             Ok(None) => break,
-            Ok(Some(Err(e))) => {
-                return Err(GenerationError::Cut {
-                    url,
-                    progress: collector.progress,
-                    detail: Some(
-                        RequestError::classify("", &e, target.connect_timeout).to_string(),
-                    ),
-                });
-            }
+            Ok(Some(Err(e))) => return Err(collector.cut(url, Some(describe(&e)))),
             Ok(Some(Ok(piece))) => piece,
         };
+        // One clock reading per read: events that arrived together arrived at once.
+        let at = since_start();
         if collector.timeline.first_byte_s.is_none() && !piece.is_empty() {
-            collector.timeline.first_byte_s = Some(started.elapsed().as_secs_f64());
+            collector.timeline.first_byte_s = Some(at);
         }
         collector.progress.bytes += piece.len();
         decoder.feed(&piece, &mut events);
         for event in events.drain(..) {
-            collector.accept(event, &url)?;
+            collector.accept(event, at, &url)?;
         }
     }
-    decoder.finish(&mut events);
-    for event in events.drain(..) {
-        collector.accept(event, &url)?;
+    if !collector.done {
+        // End of body: a non-streamed body is parsed now; a stream may hold one last event
+        // without its terminator. Anything unparsable here is a cut, not a malformed event.
+        decoder.finish(&mut events);
+        let at = since_start();
+        for event in events.drain(..) {
+            if let Event::Malformed(_) = event {
+                if request.stream {
+                    return Err(collector.cut(url, None));
+                }
+            }
+            collector.accept(event, at, &url)?;
+        }
+        if !request.stream {
+            collector.done = true;
+        }
+    }
+    collector.timeline.end_s = since_start();
+    if !collector.done {
+        return Err(collector.cut(url, None));
     }
     if !request.stream {
-        // One body: its content arrived with its last byte, which is also the latency.
-        collector.done = true;
+        // One body: its content arrived with its last byte, which is the latency.
         collector.timeline.content_chunks_s.clear();
     }
-    collector.timeline.end_s = started.elapsed().as_secs_f64();
-    if !collector.done {
-        return Err(GenerationError::Cut {
-            url,
-            progress: collector.progress,
-            detail: None,
-        });
-    }
-    let text = collector.progress.text.clone();
     Ok(Generation {
         metrics: compute(&collector.timeline, &collector.counts),
-        text,
+        text: collector.progress.text,
         finish_reason: collector.finish_reason,
     })
+}
+
+/// A transport failure in the middle of a body, in words: the whole error chain.
+fn describe(error: &reqwest::Error) -> String {
+    let chain = crate::client::error::chain(error);
+    if chain.to_ascii_lowercase().contains("connection reset") {
+        format!("the server reset the connection ({chain})")
+    } else {
+        chain
+    }
 }
 
 /// The message of a JSON error body (`{"error": {"message": ...}}`, `{"error": "..."}`,
 /// `{"message": ...}`), else the body itself, shortened.
 pub fn error_message(body: &str) -> String {
     let json: Option<serde_json::Value> = serde_json::from_str(body).ok();
-    let message = json.as_ref().and_then(|v| {
-        v["error"]["message"]
-            .as_str()
-            .or_else(|| v["error"].as_str())
-            .or_else(|| v["message"].as_str())
-            .or_else(|| v["detail"].as_str())
-    });
+    let message = json
+        .as_ref()
+        .and_then(|v| chunk::error_message(v).or_else(|| v["detail"].as_str().map(str::to_string)));
     match message {
-        Some(message) => message.to_string(),
+        Some(message) => message,
         None if body.trim().is_empty() => "(empty body)".into(),
         None => excerpt(body.trim(), 300),
     }

@@ -3,9 +3,9 @@
 
 use serde_json::Value;
 
-use crate::judge::excerpt;
 use crate::stream::ndjson::NdjsonParser;
 use crate::stream::sse::{SseEvent, SseParser};
+use crate::text::excerpt;
 
 #[derive(Debug)]
 pub enum Event {
@@ -72,6 +72,10 @@ impl Decoder {
 }
 
 fn sse_event(event: SseEvent) -> Event {
+    if event.event.as_deref() == Some("error") {
+        let payload = serde_json::from_str(&event.data).unwrap_or(Value::String(event.data));
+        return Event::Json(serde_json::json!({ "error": payload }));
+    }
     if event.data.trim() == "[DONE]" {
         return Event::Done;
     }

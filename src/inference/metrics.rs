@@ -29,11 +29,15 @@ pub struct InferenceMetrics {
     pub itl_mean_s: Option<f64>,
     pub itl_max_s: Option<f64>,
     pub tpot_s: Option<f64>,
-    pub output_tokens: u64,
+    /// `None` only for a non-streamed response without a server count: then
+    /// nothing says how many tokens there were, and guessing would let a
+    /// token threshold pass or fail on an invented number.
+    pub output_tokens: Option<u64>,
     /// Where `output_tokens` came from, e.g. "openai.usage", or
     /// "client.content_chunks" when the server gave no count.
     pub output_tokens_source: String,
-    pub content_chunks: u64,
+    /// Chunks that carried content; `None` when not streamed (one body).
+    pub content_chunks: Option<u64>,
     pub tokens_per_s: Option<f64>,
     pub e2e_tokens_per_s: Option<f64>,
     pub server_tokens_per_s: Option<f64>,
@@ -53,11 +57,12 @@ pub fn compute(t: &Timeline, s: &ServerCounts) -> InferenceMetrics {
     let latency = t.end_s;
     let ttft = first_content(t).unwrap_or(latency);
     let chunks = t.content_chunks_s.len() as u64;
-    let (output_tokens, source) = match s.output_tokens {
-        Some(n) => (n, s.source.unwrap_or("server")),
-        None => (chunks, "client.content_chunks"),
+    let (output_tokens, source) = match (s.output_tokens, t.streamed) {
+        (Some(n), _) => (Some(n), s.source.unwrap_or("server")),
+        (None, true) => (Some(chunks), "client.content_chunks"),
+        (None, false) => (None, "unknown (no server count, not streamed)"),
     };
-    let tpot = time_per_output_token(latency, ttft, output_tokens);
+    let tpot = output_tokens.and_then(|n| time_per_output_token(latency, ttft, n));
     let itl = t.streamed.then(|| gaps(&t.content_chunks_s)).flatten();
     InferenceMetrics {
         ttfb_s: t.first_byte_s,
@@ -68,9 +73,9 @@ pub fn compute(t: &Timeline, s: &ServerCounts) -> InferenceMetrics {
         tpot_s: tpot,
         output_tokens,
         output_tokens_source: source.to_owned(),
-        content_chunks: chunks,
+        content_chunks: t.streamed.then_some(chunks),
         tokens_per_s: tpot.map(|x| 1.0 / x),
-        e2e_tokens_per_s: per_second(output_tokens, latency),
+        e2e_tokens_per_s: output_tokens.and_then(|n| per_second(n, latency)),
         server_tokens_per_s: s.server_tokens_per_s,
         prompt_tokens: s.prompt_tokens,
         prompt_tokens_per_s: s
@@ -136,7 +141,8 @@ impl InferenceMetrics {
             ("itl.mean", self.itl_mean_s),
             ("itl.max", self.itl_max_s),
             ("tpot", self.tpot_s),
-            ("output_tokens", Some(self.output_tokens as f64)),
+            ("output_tokens", self.output_tokens.map(|n| n as f64)),
+            ("content_chunks", self.content_chunks.map(|n| n as f64)),
             ("tokens_per_s", self.tokens_per_s),
             ("e2e_tokens_per_s", self.e2e_tokens_per_s),
             ("server_tokens_per_s", self.server_tokens_per_s),
@@ -198,8 +204,8 @@ mod tests {
         assert_close(Some(m.latency_s), Some(end));
         assert_close(m.itl_mean_s, itl_mean);
         assert_close(m.itl_max_s, itl_max);
-        assert_eq!(m.output_tokens, output_tokens);
-        assert_eq!(m.content_chunks, output_tokens);
+        assert_eq!(m.output_tokens, Some(output_tokens));
+        assert_eq!(m.content_chunks, Some(output_tokens));
         assert_eq!(m.output_tokens_source, "client.content_chunks");
         assert_close(m.tpot_s, tpot);
         assert_close(m.tokens_per_s, tpot.map(|x| 1.0 / x));
@@ -210,9 +216,9 @@ mod tests {
     #[test]
     fn server_count_is_preferred_to_chunks() {
         let m = compute(&streamed(&[1.0, 1.5, 2.0], 3.0), &counted(21));
-        assert_eq!(m.output_tokens, 21);
+        assert_eq!(m.output_tokens, Some(21));
         assert_eq!(m.output_tokens_source, "ollama.eval_count");
-        assert_eq!(m.content_chunks, 3);
+        assert_eq!(m.content_chunks, Some(3));
         assert_close(m.tpot_s, Some(0.1));
         assert_close(m.tokens_per_s, Some(10.0));
         assert_close(m.e2e_tokens_per_s, Some(7.0));
@@ -245,7 +251,7 @@ mod tests {
     fn non_streaming_ttft_is_latency() {
         let t = Timeline {
             first_byte_s: Some(1.9),
-            content_chunks_s: vec![2.0],
+            content_chunks_s: Vec::new(),
             end_s: 2.0,
             streamed: false,
         };
@@ -256,6 +262,21 @@ mod tests {
         assert_eq!(m.tokens_per_s, None);
         assert_close(m.e2e_tokens_per_s, Some(25.0));
         assert_eq!(m.count_note, None, "one body is not one token");
+    }
+
+    #[test]
+    fn a_body_without_a_server_count_has_no_token_count() {
+        let t = Timeline {
+            first_byte_s: Some(1.9),
+            content_chunks_s: Vec::new(),
+            end_s: 2.0,
+            streamed: false,
+        };
+        let m = compute(&t, &ServerCounts::default());
+        assert_eq!(m.output_tokens, None);
+        assert_eq!(m.e2e_tokens_per_s, None);
+        assert!(m.output_tokens_source.starts_with("unknown"));
+        assert!(!m.figures().iter().any(|(name, _)| *name == "output_tokens"));
     }
 
     #[test]
@@ -290,7 +311,12 @@ mod tests {
         let sparse = compute(&streamed(&[], 0.0), &ServerCounts::default());
         assert_eq!(
             sparse.figures(),
-            vec![("ttft", 0.0), ("latency", 0.0), ("output_tokens", 0.0)]
+            vec![
+                ("ttft", 0.0),
+                ("latency", 0.0),
+                ("output_tokens", 0.0),
+                ("content_chunks", 0.0)
+            ]
         );
 
         let s = ServerCounts {
@@ -312,6 +338,7 @@ mod tests {
                 "itl.max",
                 "tpot",
                 "output_tokens",
+                "content_chunks",
                 "tokens_per_s",
                 "e2e_tokens_per_s",
                 "server_tokens_per_s",
@@ -321,6 +348,6 @@ mod tests {
             ]
         );
         assert_eq!(full.figures()[5], ("tpot", 0.5));
-        assert_eq!(full.figures()[12], ("load_duration", 2.0));
+        assert_eq!(full.figures()[13], ("load_duration", 2.0));
     }
 }

@@ -8,6 +8,8 @@ pub mod threshold;
 
 use std::fmt;
 
+pub use crate::text::excerpt;
+
 /// One expectation that did not hold, with both sides spelled out for the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
@@ -38,14 +40,4 @@ impl fmt::Display for Violation {
             self.what, self.expected, self.observed
         )
     }
-}
-
-/// Shortens text quoted in a message, on a character boundary, saying how much was cut.
-pub fn excerpt(text: &str, max_chars: usize) -> String {
-    let total = text.chars().count();
-    if total <= max_chars {
-        return text.to_string();
-    }
-    let kept: String = text.chars().take(max_chars).collect();
-    format!("{kept}… ({} more characters)", total - max_chars)
 }

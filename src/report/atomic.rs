@@ -3,6 +3,11 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Makes temporary names unique within the process too (a signal handler may write while
+/// the main thread does).
+static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
 pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
@@ -12,7 +17,11 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
+    let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+    let temp = path.with_file_name(format!(
+        ".{file_name}.{}.{sequence}.tmp",
+        std::process::id()
+    ));
     let mut file = std::fs::File::create(&temp)?;
     file.write_all(contents)?;
     file.sync_all()?;

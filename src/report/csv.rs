@@ -1,5 +1,6 @@
 //! `results.csv`: one row per case, fixed columns first, then one column per figure name
-//! seen in the run (empty where a case has no such figure). Durations are in seconds.
+//! seen in the run, then one per text label (empty where a case has none). Durations are
+//! in seconds.
 
 use super::record::Record;
 
@@ -23,8 +24,20 @@ pub fn render(records: &[Record]) -> Vec<u8> {
             }
         }
     }
+    let mut label_names: Vec<&str> = Vec::new();
+    for record in records {
+        for (name, _) in &record.labels {
+            if !label_names.contains(&name.as_str()) {
+                label_names.push(name);
+            }
+        }
+    }
     let mut writer = csv::Writer::from_writer(Vec::new());
-    let header = FIXED.iter().copied().chain(figure_names.iter().copied());
+    let header = FIXED
+        .iter()
+        .copied()
+        .chain(figure_names.iter().copied())
+        .chain(label_names.iter().copied());
     writer
         .write_record(header)
         .expect("writing CSV to memory cannot fail");
@@ -42,6 +55,10 @@ pub fn render(records: &[Record]) -> Vec<u8> {
         for name in &figure_names {
             let value = record.figures.iter().find(|(n, _)| n == name);
             row.push(value.map(|(_, v)| v.to_string()).unwrap_or_default());
+        }
+        for name in &label_names {
+            let value = record.labels.iter().find(|(n, _)| n == name);
+            row.push(value.map(|(_, v)| v.clone()).unwrap_or_default());
         }
         writer
             .write_record(&row)

@@ -58,6 +58,12 @@ fn testcase(record: &Record, classname: &str) -> TestCase {
     case.set_classname(classname);
     case.set_filepath(&record.file);
     let mut out = format_figures(&record.figures);
+    for (name, value) in &record.labels {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&format!("{name} = {value}"));
+    }
     if !record.details.is_empty() {
         if !out.is_empty() {
             out.push('\n');

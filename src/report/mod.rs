@@ -63,16 +63,28 @@ pub fn write_shared_run(
     write_artifacts(out_dir, &all)
 }
 
+/// A file name for a case name that no other case name maps to: `::` becomes `__`, and
+/// every other character outside `[A-Za-z0-9.-]` (an `_` included) is escaped as `_xx`.
 fn sanitize(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
+    let mut out = String::with_capacity(name.len());
+    let mut rest = name;
+    while let Some(c) = rest.chars().next() {
+        if let Some(after) = rest.strip_prefix("::") {
+            out.push_str("__");
+            rest = after;
+            continue;
+        }
+        if c.is_ascii_alphanumeric() || matches!(c, '-' | '.') {
+            out.push(c);
+        } else {
+            let mut buffer = [0; 4];
+            for byte in c.encode_utf8(&mut buffer).bytes() {
+                out.push_str(&format!("_{byte:02x}"));
             }
-        })
-        .collect()
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 /// An exclusive advisory lock held until the returned file is dropped.
@@ -88,4 +100,24 @@ fn lock(path: &Path) -> std::io::Result<File> {
         return Err(std::io::Error::last_os_error());
     }
     Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("smoke::a::b", "smoke__a__b")]
+    #[case("smoke::a_b", "smoke__a_5fb")]
+    #[case("x/y z", "x_2fy_20z")]
+    fn sanitizes(#[case] name: &str, #[case] expected: &str) {
+        assert_eq!(sanitize(name), expected);
+    }
+
+    #[test]
+    fn sanitized_names_do_not_collide() {
+        // `s/a.toml` check `b` and `s.toml` check `a__b` once mapped to the same file.
+        assert_ne!(sanitize("smoke::s::a::b"), sanitize("smoke::s::a__b"));
+    }
 }

@@ -45,6 +45,8 @@ pub struct Record {
     pub message: Option<String>,
     /// Key figures under stable names, in the order the check produced them.
     pub figures: Vec<(String, f64)>,
+    /// Text facts under stable names (`output_tokens_source`, `finish_reason`).
+    pub labels: Vec<(String, String)>,
     /// Free text for the report (system-out in JUnit).
     pub details: String,
 }

@@ -4,8 +4,8 @@ use crate::catalog::InferenceSpec;
 use crate::inference::client::generate;
 use crate::inference::models::{has_model, list_models};
 use crate::judge::inference::{Answer, judge_inference};
-use crate::report::figures::format_figure;
 use crate::target::Target;
+use crate::text::excerpt;
 
 use super::outcome::Outcome;
 use super::prepare_target;
@@ -43,32 +43,27 @@ pub async fn run(target: &Target, spec: &InferenceSpec) -> Outcome {
         "POST {} ({mode}), model {}; answer {:?}:",
         target.url(spec.request.path),
         spec.check.model,
-        crate::judge::excerpt(&generation.text, 200)
+        excerpt(&generation.text, 200)
     );
     let mut outcome = Outcome::judged(
         &heading,
         &violations,
         figures.iter().map(|(n, v)| (n.to_string(), *v)).collect(),
     );
-    let mut details = vec![
-        format!("output_tokens_source = {}", metrics.output_tokens_source),
-        format!("content_chunks = {}", metrics.content_chunks),
-        format!(
-            "finish_reason = {}",
-            generation.finish_reason.as_deref().unwrap_or("none")
+    outcome.labels = vec![
+        (
+            "output_tokens_source".into(),
+            metrics.output_tokens_source.clone(),
         ),
-        format!(
-            "answer = {:?}",
-            crate::judge::excerpt(&generation.text, 500)
+        (
+            "finish_reason".into(),
+            generation.finish_reason.clone().unwrap_or_default(),
         ),
     ];
     if let Some(note) = &metrics.count_note {
-        details.push(format!("note = {note}"));
+        outcome.labels.push(("note".into(), note.clone()));
     }
-    if let Some(ttft) = figures.iter().find(|(n, _)| *n == "ttft") {
-        details.push(format!("summary = ttft {}", format_figure("ttft", ttft.1)));
-    }
-    outcome.details = details.join("\n");
+    outcome.details = format!("answer = {:?}", excerpt(&generation.text, 500));
     outcome
 }
 

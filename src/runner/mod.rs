@@ -3,17 +3,21 @@
 //! Scheduling rule: smoke and inference checks may run in parallel with each other, but a
 //! measurement case (baseline, SLA) holds the lock exclusively, so nothing else runs on the
 //! machine while it measures. Under cargo-nextest, where each case is a process, the shipped
-//! `.config/nextest.toml` test group gives the same guarantee.
+//! `.config/nextest.toml` makes measurement cases require every test slot instead.
+//!
+//! A managed target is stopped as soon as the last case that will run against it is done,
+//! so one scenario's server does not run (and compete) during the next scenario's checks.
 
 pub mod inference;
 pub mod outcome;
 pub mod signals;
 pub mod smoke;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use libtest_mimic::{Completion, Failed, Trial};
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use once_cell::sync::OnceCell;
 
 use crate::catalog::{Case, CaseBody};
@@ -29,6 +33,10 @@ pub struct Runner {
     runtime: OnceCell<tokio::runtime::Runtime>,
     exclusive: RwLock<()>,
     records: Mutex<Vec<Record>>,
+    /// Per target (by address), how many cases that will run have not finished yet.
+    remaining: Mutex<HashMap<usize, usize>>,
+    /// Serializes artifact writing between the end of the run and a signal handler.
+    writing: Mutex<()>,
 }
 
 impl Runner {
@@ -39,6 +47,8 @@ impl Runner {
             runtime: OnceCell::new(),
             exclusive: RwLock::new(()),
             records: Mutex::new(Vec::new()),
+            remaining: Mutex::new(HashMap::new()),
+            writing: Mutex::new(()),
         })
     }
 
@@ -52,14 +62,38 @@ impl Runner {
         })
     }
 
-    pub fn trials(self: &Arc<Self>, cases: Vec<Case>) -> Vec<Trial> {
+    /// One trial per case; also counts, per target, the cases these arguments will run.
+    pub fn trials(self: &Arc<Self>, cases: Vec<Case>, args: &Arguments) -> Vec<Trial> {
+        let mut remaining = self.remaining.lock().unwrap_or_else(|e| e.into_inner());
         cases
             .into_iter()
             .map(|case| {
+                let key = case.target().map(target_key);
                 let runner = Arc::clone(self);
-                Trial::ignorable_test(case.name.clone(), move || runner.run_case(&case))
+                let trial =
+                    Trial::ignorable_test(case.name.clone(), move || runner.run_case(&case));
+                if let Some(key) = key
+                    && !args.is_filtered_out(&trial)
+                    && !args.is_ignored(&trial)
+                {
+                    *remaining.entry(key).or_default() += 1;
+                }
+                trial
             })
             .collect()
+    }
+
+    /// Stops a managed target once its last case is done.
+    fn finished_with(&self, target: &Arc<Target>) {
+        let mut remaining = self.remaining.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = remaining.get_mut(&target_key(target)) {
+            *count = count.saturating_sub(1);
+            if *count == 0
+                && let Some(managed) = &target.managed
+            {
+                managed.stop(&self.redactor);
+            }
+        }
     }
 
     fn run_case(&self, case: &Case) -> Result<Completion, Failed> {
@@ -81,7 +115,11 @@ impl Runner {
                 }
             }
         };
-        let record = self.record(case, outcome, started_at, clock.elapsed().as_secs_f64());
+        let duration_s = clock.elapsed().as_secs_f64();
+        if let Some(target) = case.target() {
+            self.finished_with(target);
+        }
+        let record = self.record(case, outcome, started_at, duration_s);
         let result = match record.status {
             Status::Passed => Ok(Completion::Completed),
             Status::Skipped => Ok(Completion::ignored_with(
@@ -115,6 +153,11 @@ impl Runner {
             duration_s,
             message: outcome.message.map(|m| self.redactor.redact(&m)),
             figures: outcome.figures,
+            labels: outcome
+                .labels
+                .into_iter()
+                .map(|(name, value)| (name, self.redactor.redact(&value)))
+                .collect(),
             details: self.redactor.redact(&outcome.details),
         }
     }
@@ -128,6 +171,7 @@ impl Runner {
 
     /// Writes the artifacts from the records so far; returns the JUnit path.
     pub fn write_artifacts(&self) -> std::io::Result<std::path::PathBuf> {
+        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
         let records = self
             .records
             .lock()
@@ -137,6 +181,10 @@ impl Runner {
             Some(run_id) => report::write_shared_run(&self.config.out_dir, run_id, &records),
             None => report::write_artifacts(&self.config.out_dir, &records),
         }
+    }
+
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
     }
 
     pub fn record_count(&self) -> usize {
@@ -161,10 +209,14 @@ pub async fn prepare_target(target: &Target) -> Result<(), Outcome> {
 }
 
 /// Stops every managed target (their process groups); used at the end and on a signal.
-pub fn stop_targets(targets: &[Arc<Target>]) {
+pub fn stop_targets(targets: &[Arc<Target>], redactor: &Redactor) {
     for target in targets {
         if let Some(managed) = &target.managed {
-            managed.stop();
+            managed.stop(redactor);
         }
     }
+}
+
+fn target_key(target: &Arc<Target>) -> usize {
+    Arc::as_ptr(target) as usize
 }

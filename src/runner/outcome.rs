@@ -8,6 +8,8 @@ pub struct Outcome {
     pub status: Status,
     pub message: Option<String>,
     pub figures: Vec<(String, f64)>,
+    /// Text facts beside the figures (where a token count came from, the finish reason).
+    pub labels: Vec<(String, String)>,
     pub details: String,
 }
 
@@ -41,6 +43,7 @@ impl Outcome {
             status,
             message,
             figures: Vec::new(),
+            labels: Vec::new(),
             details: String::new(),
         }
     }

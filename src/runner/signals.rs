@@ -22,7 +22,7 @@ pub fn install(runner: &Arc<Runner>, targets: Vec<Arc<Target>>) {
             _ = terminate.recv() => 143,
         };
         eprintln!("\nperfcase: interrupted; stopping targets and writing the results so far");
-        stop_targets(&targets);
+        stop_targets(&targets, handler_runner.redactor());
         if let Err(e) = handler_runner.write_artifacts() {
             eprintln!("perfcase: could not write artifacts: {e}");
         }

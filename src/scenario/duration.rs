@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Dur(pub Duration);
 
-/// Units accepted after the number, longest first so that `ms` wins over `m`.
+/// Units accepted after the number; the whole suffix must match one exactly.
 const UNITS: &[(&str, f64)] = &[
     ("ns", 1e-9),
     ("us", 1e-6),
@@ -48,7 +48,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
                 format!("invalid duration \"{text}\": unknown unit \"{unit}\"; {hint}")
             }
         })?;
-    Ok(Duration::from_secs_f64(value * scale))
+    Duration::try_from_secs_f64(value * scale)
+        .map_err(|_| format!("duration \"{text}\" is out of range"))
 }
 
 /// Formats a duration the way people read latencies: `850µs`, `12.3ms`, `1.25s`.
@@ -116,6 +117,7 @@ mod tests {
     #[case("", "invalid duration")]
     #[case("1.2.3s", "invalid duration")]
     #[case("10days", "unknown unit \"days\"")]
+    #[case("99999999999999999999h", "out of range")]
     fn rejects(#[case] text: &str, #[case] message: &str) {
         let err = parse_duration(text).unwrap_err();
         assert!(err.contains(message), "{err}");

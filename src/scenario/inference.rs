@@ -88,26 +88,24 @@ pub struct InferenceExpect {
 impl InferenceExpect {
     /// The metric thresholds that are set, under the metric names of the reports.
     pub fn thresholds(&self) -> Vec<(&'static str, Threshold)> {
-        let all = [
-            self.ttfb,
-            self.ttft,
-            self.latency,
-            self.itl_mean,
-            self.itl_max,
-            self.tpot,
-            self.output_tokens,
-            self.tokens_per_s,
-            self.e2e_tokens_per_s,
-            self.server_tokens_per_s,
-            self.prompt_tokens,
-            self.prompt_tokens_per_s,
-            self.load_duration,
-        ];
-        INFERENCE_METRICS
-            .iter()
-            .zip(all)
-            .filter_map(|((name, _), threshold)| Some((*name, threshold?)))
-            .collect()
+        [
+            ("ttfb", self.ttfb),
+            ("ttft", self.ttft),
+            ("latency", self.latency),
+            ("itl.mean", self.itl_mean),
+            ("itl.max", self.itl_max),
+            ("tpot", self.tpot),
+            ("output_tokens", self.output_tokens),
+            ("tokens_per_s", self.tokens_per_s),
+            ("e2e_tokens_per_s", self.e2e_tokens_per_s),
+            ("server_tokens_per_s", self.server_tokens_per_s),
+            ("prompt_tokens", self.prompt_tokens),
+            ("prompt_tokens_per_s", self.prompt_tokens_per_s),
+            ("load_duration", self.load_duration),
+        ]
+        .into_iter()
+        .filter_map(|(name, threshold)| Some((name, threshold?)))
+        .collect()
     }
 }
 

@@ -10,7 +10,7 @@ use toml::de::{DeTable, DeValue};
 
 /// Where variables come from: the process environment overlaid with a suite's variables.
 pub trait Vars {
-    /// The value of `name`; an empty value counts as set.
+    /// The value of `name`; `None` when unset. An empty value is treated as unset.
     fn get(&self, name: &str) -> Option<String>;
 }
 

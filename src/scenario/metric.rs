@@ -19,6 +19,7 @@ pub const INFERENCE_METRICS: &[(&str, MetricUnit)] = &[
     ("itl.max", MetricUnit::Seconds),
     ("tpot", MetricUnit::Seconds),
     ("output_tokens", MetricUnit::Count),
+    ("content_chunks", MetricUnit::Count),
     ("tokens_per_s", MetricUnit::Rate),
     ("e2e_tokens_per_s", MetricUnit::Rate),
     ("server_tokens_per_s", MetricUnit::Rate),

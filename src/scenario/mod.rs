@@ -65,7 +65,7 @@ pub struct TargetSpec {
     pub spawn: Option<SpawnSpec>,
 }
 
-/// A target the harness starts itself, once per run, and stops after its last check.
+/// A target the harness starts itself before its first check, and stops after its last.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpawnSpec {

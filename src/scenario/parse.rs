@@ -358,6 +358,24 @@ mod tests {
     }
 
     #[test]
+    fn every_metric_threshold_is_known_with_its_unit() {
+        let text = format!(
+            "{HEAD}{HX}expect = {{ ttfb = \"< 1s\", ttft = \"< 1s\", latency = \"< 1s\", \"itl.mean\" = \"< 1s\", \"itl.max\" = \"< 1s\", tpot = \"< 1s\", output_tokens = \"> 1\", tokens_per_s = \"> 1\", e2e_tokens_per_s = \"> 1\", server_tokens_per_s = \"> 1/s\", prompt_tokens = \"> 1\", prompt_tokens_per_s = \"> 1\", load_duration = \"< 1s\" }}\n"
+        );
+        let doc = parse_scenario(&text, &vars).unwrap();
+        let thresholds = doc.inference[0].get_ref().expect.thresholds();
+        assert_eq!(thresholds.len(), 13);
+        for (name, _) in thresholds {
+            assert!(
+                crate::scenario::metric::INFERENCE_METRICS
+                    .iter()
+                    .any(|(m, _)| *m == name),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
     fn inference_needs_exactly_one_input() {
         let none = format!("{HEAD}[[inference]]\nname = \"a\"\nmodel = \"m\"\n");
         assert!(

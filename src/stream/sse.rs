@@ -113,6 +113,12 @@ impl SseParser {
             b"event" => {
                 self.event = (!value.is_empty()).then(|| text(value).into_owned());
             }
+            // Not in the SSE standard: some llama.cpp versions report a failure mid-stream
+            // as an `error:` field. Kept as an event named "error" so it is not lost.
+            b"error" => {
+                self.event = Some("error".into());
+                self.push_data(value);
+            }
             _ => {}
         }
     }

@@ -10,6 +10,7 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// How many lines of the server's log a start failure quotes.
@@ -18,6 +19,8 @@ const LOG_TAIL_LINES: usize = 20;
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
 pub struct Managed {
+    /// What messages call it; never the command, which may carry an interpolated secret.
+    pub name: String,
     pub command: String,
     pub ready_url: String,
     pub ready_timeout: Duration,
@@ -26,10 +29,14 @@ pub struct Managed {
     /// The start result, shared by every check of the target (started once per run).
     started: tokio::sync::OnceCell<Result<(), String>>,
     child: Mutex<Option<Child>>,
+    /// Set by the first `stop`, so that a start racing with it (a signal arriving while
+    /// a check starts the server) does not leave a server behind.
+    stopping: AtomicBool,
 }
 
 impl Managed {
     pub fn new(
+        name: String,
         command: String,
         ready_url: String,
         ready_timeout: Duration,
@@ -37,6 +44,7 @@ impl Managed {
         log_path: PathBuf,
     ) -> Managed {
         Managed {
+            name,
             command,
             ready_url,
             ready_timeout,
@@ -44,6 +52,7 @@ impl Managed {
             log_path,
             started: tokio::sync::OnceCell::new(),
             child: Mutex::new(None),
+            stopping: AtomicBool::new(false),
         }
     }
 
@@ -58,11 +67,11 @@ impl Managed {
 
     async fn start(&self, client: &reqwest::Client) -> Result<(), String> {
         if let Err(e) = self.spawn() {
-            return Err(format!("could not start `{}`: {e}", self.command));
+            return Err(format!("could not start the {}: {e}", self.name));
         }
         let result = self.wait_ready(client).await;
         if let Err(reason) = &result {
-            self.stop();
+            self.stop(&crate::target::Redactor::default());
             return Err(format!(
                 "{reason}\nlast lines of its log ({}):\n{}",
                 self.log_path.display(),
@@ -77,6 +86,10 @@ impl Managed {
             std::fs::create_dir_all(dir)?;
         }
         let log = File::create(&self.log_path)?;
+        let mut slot = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        if self.stopping.load(Ordering::SeqCst) {
+            return Err(std::io::Error::other("the run is stopping"));
+        }
         let child = Command::new("sh")
             .arg("-c")
             .arg(format!("exec {}", self.command))
@@ -86,7 +99,7 @@ impl Managed {
             .stderr(log)
             .process_group(0)
             .spawn()?;
-        *self.child.lock().unwrap() = Some(child);
+        *slot = Some(child);
         Ok(())
     }
 
@@ -96,8 +109,8 @@ impl Managed {
         loop {
             if let Some(status) = self.exit_status() {
                 return Err(format!(
-                    "managed target `{}` exited ({status}) before {} answered 200",
-                    self.command, self.ready_url
+                    "the {} exited ({status}) before {} answered 200",
+                    self.name, self.ready_url
                 ));
             }
             let probe = client
@@ -106,15 +119,28 @@ impl Managed {
                 .send()
                 .await;
             match probe {
-                Ok(response) if response.status() == reqwest::StatusCode::OK => return Ok(()),
+                Ok(response) if response.status() == reqwest::StatusCode::OK => {
+                    // A 200 from a process that is not ours (the port taken by another
+                    // server) must not count: ours would have exited failing to bind.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    if let Some(status) = self.exit_status() {
+                        return Err(format!(
+                            "the {} exited ({status}) although {} answered 200: is another server on that port?",
+                            self.name, self.ready_url
+                        ));
+                    }
+                    return Ok(());
+                }
                 Ok(response) => last = format!("status {}", response.status().as_u16()),
                 Err(e) if e.is_connect() => last = "connection refused".into(),
                 Err(e) => last = e.to_string(),
             }
             if Instant::now() >= deadline {
                 return Err(format!(
-                    "managed target `{}` was not ready within {:?}: {} last answered {last}; raise ready_timeout or check the command",
-                    self.command, self.ready_timeout, self.ready_url
+                    "the {} was not ready within {}: {} last answered {last}; raise ready_timeout or check the command",
+                    self.name,
+                    crate::scenario::duration::format_duration(self.ready_timeout),
+                    self.ready_url
                 ));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -122,31 +148,50 @@ impl Managed {
     }
 
     fn exit_status(&self) -> Option<std::process::ExitStatus> {
-        let mut guard = self.child.lock().unwrap();
+        let mut guard = self.child.lock().unwrap_or_else(|e| e.into_inner());
         guard
             .as_mut()
             .and_then(|child| child.try_wait().ok().flatten())
     }
 
-    /// Stops the whole process group: SIGTERM, then SIGKILL after a grace period. Safe to
-    /// call more than once and on a target that never started.
-    pub fn stop(&self) {
-        let Some(mut child) = self.child.lock().unwrap().take() else {
+    /// Stops the whole process group: SIGTERM, then SIGKILL after a grace period, then
+    /// masks secrets in its log. Safe to call more than once and on a target that never
+    /// started.
+    pub fn stop(&self, redactor: &crate::target::Redactor) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let Some(child) = self.child.lock().unwrap_or_else(|e| e.into_inner()).take() else {
             return;
         };
-        let group = child.id() as libc::pid_t;
-        signal_group(group, libc::SIGTERM);
-        let deadline = Instant::now() + STOP_GRACE;
-        while Instant::now() < deadline {
-            if matches!(child.try_wait(), Ok(Some(_))) {
-                // The leader is gone; make sure nothing it started lingers.
-                signal_group(group, libc::SIGKILL);
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        terminate(child);
+        redact_file(&self.log_path, redactor);
+    }
+}
+
+fn terminate(mut child: Child) {
+    let group = child.id() as libc::pid_t;
+    signal_group(group, libc::SIGTERM);
+    let deadline = Instant::now() + STOP_GRACE;
+    while Instant::now() < deadline {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            // The leader is gone; make sure nothing it started lingers.
+            signal_group(group, libc::SIGKILL);
+            return;
         }
-        signal_group(group, libc::SIGKILL);
-        let _ = child.wait();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal_group(group, libc::SIGKILL);
+    let _ = child.wait();
+}
+
+/// A server may print a header it received (an API key) into its log, which sits among the
+/// artifacts; rewrite it with secrets masked.
+fn redact_file(path: &std::path::Path, redactor: &crate::target::Redactor) {
+    if let Ok(bytes) = std::fs::read(path) {
+        let text = String::from_utf8_lossy(&bytes);
+        let redacted = redactor.redact(&text);
+        if redacted != text {
+            let _ = crate::report::atomic::write_atomic(path, redacted.as_bytes());
+        }
     }
 }
 
@@ -174,6 +219,6 @@ pub fn tail(path: &std::path::Path, lines: usize) -> String {
 
 impl Drop for Managed {
     fn drop(&mut self) {
-        self.stop();
+        self.stop(&crate::target::Redactor::default());
     }
 }
