@@ -287,3 +287,31 @@ fn a_missing_scenario_folder_says_how_to_point_at_one() {
         run.explain()
     );
 }
+
+#[test]
+fn nextest_processes_merge_their_records_by_run_id() {
+    let ws = Workspace::new(&[("remote.toml", OPTIONAL)]);
+    // nextest runs each case as `--exact NAME` in a process of its own.
+    for case in ["smoke::remote::up", "smoke::remote::version"] {
+        let run = ws.run(
+            &["--exact", case],
+            &[("NEXTEST", "1"), ("NEXTEST_RUN_ID", "run-1")],
+        );
+        assert_eq!(run.code, 0, "{}", run.explain());
+    }
+    let junit = ws.read_out("junit.xml");
+    assert!(
+        junit.contains("<testcase name=\"up\"") && junit.contains("<testcase name=\"version\""),
+        "{junit}"
+    );
+    // A new run starts afresh instead of piling onto the old one.
+    ws.run(
+        &["--exact", "smoke::remote::up"],
+        &[("NEXTEST", "1"), ("NEXTEST_RUN_ID", "run-2")],
+    );
+    let junit = ws.read_out("junit.xml");
+    assert!(
+        junit.contains("<testcase name=\"up\"") && !junit.contains("<testcase name=\"version\""),
+        "{junit}"
+    );
+}

@@ -333,7 +333,7 @@ fn a_stream_cut_before_done_says_how_far_it_got() {
 fn a_reset_mid_stream_is_a_cut_stream() {
     let out = fault(openai_stream(vec![content("HX"), Step::Reset]), "");
     assert!(out.contains("ended before its final object"), "{out}");
-    assert!(out.contains("reset"), "{out}");
+    assert!(out.contains("the server reset the connection"), "{out}");
 }
 
 #[test]
@@ -440,6 +440,109 @@ fn a_malformed_ndjson_line_is_an_error_with_its_line_number() {
     let run = ws.run(&[], &[]);
     assert!(
         run.stdout.contains("line 2: not valid JSON"),
+        "{}",
+        run.explain()
+    );
+}
+
+#[test]
+fn a_non_streamed_answer_is_not_held_to_the_first_token_timeout() {
+    let body = r#"{"choices":[{"index":0,"message":{"role":"assistant","content":"HX-OK"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":2}}"#;
+    let mut steps = vec![ms(600)];
+    steps.extend(respond(200, "application/json", body));
+    let (ws, run, _server) = run_openai(
+        steps,
+        "stream = false\nfirst_token_timeout = \"300ms\"\nexpect = { text = \"HX-OK\" }\n",
+    );
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let f = figures(&ws, "inference::api::c");
+    assert!(number(&f, "latency") >= 0.6);
+    assert!(
+        !f.contains_key("content_chunks"),
+        "one body has no chunk count"
+    );
+}
+
+#[test]
+fn llama_cpp_error_fields_mid_stream_are_server_errors() {
+    let steps = openai_stream(vec![
+        content("HX"),
+        write(
+            "error: {\"code\":500,\"message\":\"context shift disabled\",\"type\":\"server_error\"}\n\n",
+        ),
+    ]);
+    let out = fault(steps, "");
+    assert!(out.contains("server error from http://127.0.0.1:"), "{out}");
+    assert!(out.contains("context shift disabled"), "{out}");
+}
+
+fn ollama_fault(lines: &[&str]) -> String {
+    let mut steps = vec![Step::Write(chunked_head(200, "application/x-ndjson"))];
+    steps.extend(lines.iter().map(|line| ndjson(line)));
+    steps.push(Step::Write(last_chunk()));
+    steps.push(Step::Close);
+    let server = ScriptedServer::start(vec![Route {
+        method: "POST",
+        path: "/api/generate",
+        steps,
+    }]);
+    let checks = "[[inference]]\nname = \"g\"\nmodel = \"phi3\"\nprompt = \"hi\"\n";
+    let ws = Workspace::new(&[("ollama.toml", &scenario("ollama", &server.url(), checks))]);
+    let run = ws.run(&[], &[]);
+    assert_eq!(
+        run.outcome("inference::ollama::g").as_deref(),
+        Some("FAILED"),
+        "{}",
+        run.explain()
+    );
+    run.stdout
+}
+
+#[test]
+fn an_ollama_stream_without_its_done_object_is_cut() {
+    let out = ollama_fault(&[r#"{"model":"phi3:latest","response":"HX","done":false}"#]);
+    assert!(out.contains("ended before its final object"), "{out}");
+    assert!(out.contains("text so far \"HX\""), "{out}");
+}
+
+#[test]
+fn an_ollama_error_object_mid_stream_is_a_server_error() {
+    let out = ollama_fault(&[
+        r#"{"model":"phi3:latest","response":"HX","done":false}"#,
+        r#"{"error":"an unknown error was encountered while running the model"}"#,
+    ]);
+    assert!(out.contains("server error from http://127.0.0.1:"), "{out}");
+    assert!(
+        out.contains("an unknown error was encountered while running the model"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_server_gone_before_the_generation_request_is_connection_refused() {
+    use std::io::{Read, Write};
+    // Answers the model listing once (404: no listing, presence cannot be checked), then
+    // stops listening, so the generation request finds nothing on the port.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let once = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buffer = [0; 4096];
+        let _ = stream.read(&mut buffer);
+        let _ = stream
+            .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+    });
+    let checks = "[[inference]]\nname = \"c\"\nmodel = \"m\"\nprompt = \"hi\"\n";
+    let ws = Workspace::new(&[(
+        "api.toml",
+        &scenario("openai", &format!("http://127.0.0.1:{port}"), checks),
+    )]);
+    let run = ws.run(&[], &[]);
+    once.join().unwrap();
+    assert!(
+        run.stdout.contains(&format!(
+            "connection refused by http://127.0.0.1:{port}/v1/completions"
+        )),
         "{}",
         run.explain()
     );

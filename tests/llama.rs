@@ -86,7 +86,13 @@ expect = { output_tokens = "== 48" }
     let rows = rows(&ws);
     for check in ["chat", "completion"] {
         let streamed = &rows[&format!("inference::llama::{check}::stream")];
-        assert_eq!(num(streamed, "output_tokens"), 48.0, "the server's count");
+        let tokens = num(streamed, "output_tokens");
+        assert_eq!(streamed["output_tokens_source"], "openai.usage");
+        assert!(
+            (tokens - num(streamed, "content_chunks")).abs() <= 1.0,
+            "{check}: the server's count {tokens} and the chunks seen agree"
+        );
+        assert_eq!(tokens, 48.0, "max_tokens with ignore_eos");
         let (ttft, latency) = (num(streamed, "ttft"), num(streamed, "latency"));
         assert!(
             0.0 < ttft && ttft < latency,

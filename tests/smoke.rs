@@ -403,3 +403,42 @@ fn an_interrupted_run_still_writes_the_cases_that_finished() {
     assert!(junit.contains("<testcase name=\"fast\""), "{junit}");
     assert!(!junit.contains("name=\"slow\""), "{junit}");
 }
+
+#[test]
+fn a_managed_target_is_stopped_after_its_last_check_before_the_next_scenario() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // A real server as the managed target: Python's http.server.
+    let managed = format!(
+        "[target]\nbase_url = \"http://127.0.0.1:{port}\"\n[target.spawn]\ncommand = \"python3 -m http.server {port} --bind 127.0.0.1\"\nready_timeout = \"20s\"\n\
+         [[smoke]]\nname = \"listing\"\nget = \"/\"\nexpect = {{ status = 200, body_contains = \"Directory listing\" }}\n"
+    );
+    // The next scenario looks at the same port, where nothing must listen any more.
+    let after = format!(
+        "[target]\nbase_url = \"http://127.0.0.1:{port}\"\n[[smoke]]\nname = \"gone\"\nget = \"/\"\n"
+    );
+    let ws = Workspace::new(&[("a.toml", &managed), ("b.toml", &after)]);
+    let run = ws.run(&["--test-threads", "1"], &[]);
+    assert_eq!(
+        run.outcome("smoke::a::listing").as_deref(),
+        Some("ok"),
+        "{}",
+        run.explain()
+    );
+    assert_eq!(
+        run.outcome("smoke::b::gone").as_deref(),
+        Some("FAILED"),
+        "{}",
+        run.explain()
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("connection refused by http://127.0.0.1:{port}/")),
+        "{}",
+        run.explain()
+    );
+    assert!(ws.out().join("targets/a.log").exists());
+}
