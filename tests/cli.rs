@@ -56,12 +56,7 @@ fn a_broken_file_fails_its_own_load_case_and_the_others_still_run() {
     let ws = Workspace::new(&[("broken.toml", broken), ("remote.toml", OPTIONAL)]);
     let run = ws.run(&[], &[]);
     assert_eq!(run.code, 101, "{}", run.explain());
-    assert_eq!(
-        run.outcome("load::broken").as_deref(),
-        Some("FAILED"),
-        "{}",
-        run.explain()
-    );
+    run.assert_outcome("load::broken", "FAILED");
     assert!(
         run.outcome("smoke::remote::up")
             .unwrap()
@@ -90,17 +85,8 @@ fn unknown_keys_get_a_did_you_mean_with_their_position() {
     let typo = "[target]\nbase_url = \"http://127.0.0.1:9\"\n[[smoke]]\nname = \"x\"\nget = \"/\"\nexpect = { stauts = 200 }\n";
     let ws = Workspace::new(&[("typo.toml", typo)]);
     let run = ws.run(&[], &[]);
-    assert!(
-        run.stdout
-            .contains("typo.toml:6:12: unknown field `stauts`"),
-        "{}",
-        run.explain()
-    );
-    assert!(
-        run.stdout.contains("did you mean `status`?"),
-        "{}",
-        run.explain()
-    );
+    run.assert_says("typo.toml:6:12: unknown field `stauts`");
+    run.assert_says("did you mean `status`?");
 }
 
 #[test]
@@ -108,12 +94,7 @@ fn duplicate_check_names_are_a_load_error_naming_both_places() {
     let dup = "[target]\nbase_url = \"http://127.0.0.1:9\"\n[[smoke]]\nname = \"x\"\nget = \"/\"\n[[smoke]]\nname = \"x\"\nget = \"/y\"\n";
     let ws = Workspace::new(&[("dup.toml", dup)]);
     let run = ws.run(&[], &[]);
-    assert!(
-        run.stdout
-            .contains("dup.toml:7:8: duplicate smoke check name \"x\": also defined at 4:8"),
-        "{}",
-        run.explain()
-    );
+    run.assert_says("dup.toml:7:8: duplicate smoke check name \"x\": also defined at 4:8");
 }
 
 #[test]
@@ -121,18 +102,8 @@ fn unset_variables_without_default_are_load_errors() {
     let text = "[target]\nbase_url = \"${NODE_URL}\"\n";
     let ws = Workspace::new(&[("node.toml", text)]);
     let run = ws.run(&[], &[]);
-    assert_eq!(
-        run.outcome("load::node").as_deref(),
-        Some("FAILED"),
-        "{}",
-        run.explain()
-    );
-    assert!(
-        run.stdout
-            .contains("node.toml:2:12: environment variable NODE_URL is not set"),
-        "{}",
-        run.explain()
-    );
+    run.assert_outcome("load::node", "FAILED");
+    run.assert_says("node.toml:2:12: environment variable NODE_URL is not set");
 }
 
 #[test]
@@ -207,12 +178,7 @@ fn a_suite_selects_scenarios_and_kinds_and_sets_variables() {
         &["smoke::remote::up"],
         &[("PERFCASE_SUITE", "nightly"), ("PERFCASE_SUITES", suites)],
     );
-    assert_eq!(
-        run.outcome("smoke::remote::up").as_deref(),
-        Some("FAILED"),
-        "{}",
-        run.explain()
-    );
+    run.assert_outcome("smoke::remote::up", "FAILED");
 }
 
 #[test]
@@ -227,22 +193,9 @@ fn a_broken_suite_is_a_failing_load_case() {
             ("PERFCASE_SUITES", suites.to_str().unwrap()),
         ],
     );
-    assert_eq!(
-        run.outcome("load::suite::bad").as_deref(),
-        Some("FAILED"),
-        "{}",
-        run.explain()
-    );
-    assert!(
-        run.stdout.contains("bad.toml:1:10: unknown variant `smok`"),
-        "{}",
-        run.explain()
-    );
-    assert!(
-        run.stdout.contains("did you mean `smoke`?"),
-        "{}",
-        run.explain()
-    );
+    run.assert_outcome("load::suite::bad", "FAILED");
+    run.assert_says("bad.toml:1:10: unknown variant `smok`");
+    run.assert_says("did you mean `smoke`?");
 }
 
 #[test]
@@ -258,15 +211,10 @@ fn connection_refused_is_an_error_naming_the_url_and_returns_quickly() {
     let started = std::time::Instant::now();
     let run = ws.run(&[], &[]);
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
-    assert_eq!(
-        run.outcome("smoke::down::up").as_deref(),
-        Some("FAILED"),
-        "{}",
-        run.explain()
-    );
+    run.assert_outcome("smoke::down::up", "FAILED");
     let expected =
         format!("connection refused by http://127.0.0.1:{port}/health: nothing listens there");
-    assert!(run.stdout.contains(&expected), "{}", run.explain());
+    run.assert_says(&expected);
     assert!(ws.read_out("junit.xml").contains("<error type=\"error\""));
 }
 
@@ -275,17 +223,8 @@ fn a_missing_scenario_folder_says_how_to_point_at_one() {
     let ws = Workspace::new(&[]);
     std::fs::remove_dir(ws.scenarios()).unwrap();
     let run = ws.run(&[], &[]);
-    assert_eq!(
-        run.outcome("load::scenarios").as_deref(),
-        Some("FAILED"),
-        "{}",
-        run.explain()
-    );
-    assert!(
-        run.stdout.contains("set PERFCASE_SCENARIOS"),
-        "{}",
-        run.explain()
-    );
+    run.assert_outcome("load::scenarios", "FAILED");
+    run.assert_says("set PERFCASE_SCENARIOS");
 }
 
 #[test]

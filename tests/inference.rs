@@ -246,28 +246,10 @@ fn a_wrong_expectation_fails_and_shows_the_answer() {
         Step::Close,
     ]);
     let (ws, run, _server) = run_openai(steps, "expect = { text = \"NOPE\", ttft = \"< 1us\" }\n");
-    assert_eq!(
-        run.outcome("inference::api::c").as_deref(),
-        Some("FAILED"),
-        "{}",
-        run.explain()
-    );
-    assert!(
-        run.stdout.contains("answer \"HX-OK\":"),
-        "{}",
-        run.explain()
-    );
-    assert!(
-        run.stdout
-            .contains("text: expected \"NOPE\", observed \"HX-OK\""),
-        "{}",
-        run.explain()
-    );
-    assert!(
-        run.stdout.contains("ttft: expected < 1µs, observed"),
-        "{}",
-        run.explain()
-    );
+    run.assert_outcome("inference::api::c", "FAILED");
+    run.assert_says("answer \"HX-OK\":");
+    run.assert_says("text: expected \"NOPE\", observed \"HX-OK\"");
+    run.assert_says("ttft: expected < 1µs, observed");
     let junit = ws.read_out("junit.xml");
     assert!(junit.contains("<failure type=\"threshold\""), "{junit}");
     assert!(
@@ -285,12 +267,7 @@ fn fault(steps: Vec<Step>, check_fields: &str) -> String {
         "must not hang: {}",
         run.explain()
     );
-    assert_eq!(
-        run.outcome("inference::api::c").as_deref(),
-        Some("FAILED"),
-        "{}",
-        run.explain()
-    );
+    run.assert_outcome("inference::api::c", "FAILED");
     assert!(
         ws.read_out("junit.xml").contains("<error type=\"error\""),
         "faults are errors, not failures"
@@ -385,13 +362,9 @@ fn connection_refused_is_an_error() {
         &scenario("openai", &format!("http://127.0.0.1:{port}"), checks),
     )]);
     let run = ws.run(&[], &[]);
-    assert!(
-        run.stdout.contains(&format!(
-            "connection refused by http://127.0.0.1:{port}/v1/models"
-        )),
-        "{}",
-        run.explain()
-    );
+    run.assert_says(&format!(
+        "connection refused by http://127.0.0.1:{port}/v1/models"
+    ));
 }
 
 #[test]
@@ -404,17 +377,12 @@ fn a_missing_model_lists_the_models_the_server_has() {
     let checks = "[[inference]]\nname = \"g\"\nmodel = \"gemma2:2b\"\nprompt = \"hi\"\n";
     let ws = Workspace::new(&[("ollama.toml", &scenario("ollama", &server.url(), checks))]);
     let run = ws.run(&[], &[]);
-    assert_eq!(
-        run.outcome("inference::ollama::g").as_deref(),
-        Some("FAILED"),
-        "{}",
-        run.explain()
-    );
+    run.assert_outcome("inference::ollama::g", "FAILED");
     let expected = format!(
         "model \"gemma2:2b\" is not on {}/; it has: phi3:latest",
         server.url()
     );
-    assert!(run.stdout.contains(&expected), "{}", run.explain());
+    run.assert_says(&expected);
     assert!(
         !server.requests().iter().any(|r| r.path == "/api/generate"),
         "no generation was attempted"
@@ -438,11 +406,7 @@ fn a_malformed_ndjson_line_is_an_error_with_its_line_number() {
     let checks = "[[inference]]\nname = \"g\"\nmodel = \"phi3\"\nprompt = \"hi\"\n";
     let ws = Workspace::new(&[("ollama.toml", &scenario("ollama", &server.url(), checks))]);
     let run = ws.run(&[], &[]);
-    assert!(
-        run.stdout.contains("line 2: not valid JSON"),
-        "{}",
-        run.explain()
-    );
+    run.assert_says("line 2: not valid JSON");
 }
 
 #[test]
@@ -489,12 +453,7 @@ fn ollama_fault(lines: &[&str]) -> String {
     let checks = "[[inference]]\nname = \"g\"\nmodel = \"phi3\"\nprompt = \"hi\"\n";
     let ws = Workspace::new(&[("ollama.toml", &scenario("ollama", &server.url(), checks))]);
     let run = ws.run(&[], &[]);
-    assert_eq!(
-        run.outcome("inference::ollama::g").as_deref(),
-        Some("FAILED"),
-        "{}",
-        run.explain()
-    );
+    run.assert_outcome("inference::ollama::g", "FAILED");
     run.stdout
 }
 
@@ -539,11 +498,7 @@ fn a_server_gone_before_the_generation_request_is_connection_refused() {
     )]);
     let run = ws.run(&[], &[]);
     once.join().unwrap();
-    assert!(
-        run.stdout.contains(&format!(
-            "connection refused by http://127.0.0.1:{port}/v1/completions"
-        )),
-        "{}",
-        run.explain()
-    );
+    run.assert_says(&format!(
+        "connection refused by http://127.0.0.1:{port}/v1/completions"
+    ));
 }

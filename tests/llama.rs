@@ -159,28 +159,11 @@ fn a_server_that_cannot_start_fails_every_check_with_its_log() {
     let ws = Workspace::new(&[("llama.toml", &format!("{target}{checks}"))]);
     let run = ws.run(&[], &[]);
     for case in ["smoke::llama::a", "smoke::llama::b"] {
-        assert_eq!(
-            run.outcome(case).as_deref(),
-            Some("FAILED"),
-            "{}",
-            run.explain()
-        );
+        run.assert_outcome(case, "FAILED");
     }
-    assert!(
-        run.stdout.contains("managed target did not start"),
-        "{}",
-        run.explain()
-    );
-    assert!(
-        run.stdout.contains("before http://127.0.0.1:"),
-        "{}",
-        run.explain()
-    );
-    assert!(
-        run.stdout.contains("last lines of its log"),
-        "{}",
-        run.explain()
-    );
+    run.assert_says("managed target did not start");
+    run.assert_says("before http://127.0.0.1:");
+    run.assert_says("last lines of its log");
     assert!(
         run.stdout.contains("model-that-does-not-exist"),
         "the log tail names the bad flag: {}",

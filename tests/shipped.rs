@@ -16,9 +16,18 @@ fn list(suite: Option<&str>) -> Vec<String> {
     if let Some(suite) = suite {
         env.push(("PERFCASE_SUITE", suite));
     }
-    let run = run_harness(&root().join("scenarios"), out.path(), &root(), &["--list", "--format", "terse"], &env);
+    let run = run_harness(
+        &root().join("scenarios"),
+        out.path(),
+        &root(),
+        &["--list", "--format", "terse"],
+        &env,
+    );
     assert_eq!(run.code, 0, "{}", run.explain());
-    run.stdout.lines().map(|l| l.trim_end_matches(": test").to_string()).collect()
+    run.stdout
+        .lines()
+        .map(|l| l.trim_end_matches(": test").to_string())
+        .collect()
 }
 
 #[test]
@@ -38,7 +47,10 @@ fn every_shipped_scenario_loads_and_the_promised_cases_exist() {
         "inference::ollama::hx_ok_phi3::stream",
         "inference::ollama::hx_ok_gemma2::no_stream",
     ] {
-        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
     }
 }
 

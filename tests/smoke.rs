@@ -54,33 +54,14 @@ expect = { status = [200, 204] }
     );
     let run = ws.run(&[], &[]);
     assert_eq!(run.code, 101, "{}", run.explain());
-    assert_eq!(
-        run.outcome("smoke::node::root").as_deref(),
-        Some("ok"),
-        "{}",
-        run.explain()
-    );
-    assert_eq!(
-        run.outcome("smoke::node::version").as_deref(),
-        Some("ok"),
-        "{}",
-        run.explain()
-    );
+    run.assert_outcome("smoke::node::root", "ok");
+    run.assert_outcome("smoke::node::version", "ok");
     assert_eq!(run.outcome("smoke::node::tags").as_deref(), Some("FAILED"));
     assert_eq!(run.outcome("smoke::node::down").as_deref(), Some("FAILED"));
-    assert!(
-        run.stdout.contains(
-            "json schema at /models/1: expected valid, observed \"size\" is a required property"
-        ),
-        "{}",
-        run.explain()
+    run.assert_says(
+        "json schema at /models/1: expected valid, observed \"size\" is a required property",
     );
-    assert!(
-        run.stdout
-            .contains("status: expected 200 or 204, observed 503"),
-        "{}",
-        run.explain()
-    );
+    run.assert_says("status: expected 200 or 204, observed 503");
 
     let junit = ws.read_out("junit.xml");
     assert!(
@@ -188,12 +169,7 @@ fn secret_headers_never_reach_an_artifact_or_the_output() {
         "[[smoke]]\nname = \"echo\"\nget = \"/echo\"\nexpect = { body_equals = \"nope\" }\n";
     let ws = Workspace::new(&[("node.toml", &scenario(&nginx.url(), target, checks))]);
     let run = ws.run(&[], &[("TEST_API_KEY", secret)]);
-    assert_eq!(
-        run.outcome("smoke::node::echo").as_deref(),
-        Some("FAILED"),
-        "{}",
-        run.explain()
-    );
+    run.assert_outcome("smoke::node::echo", "FAILED");
     assert!(
         run.stdout.contains("observed \"[REDACTED]\""),
         "the echo is masked: {}",
@@ -236,18 +212,8 @@ fn tls_to_a_plain_http_port_is_an_error_naming_tls() {
         &scenario(&url, "", "[[smoke]]\nname = \"up\"\nget = \"/\"\n"),
     )]);
     let run = ws.run(&[], &[]);
-    assert_eq!(
-        run.outcome("smoke::node::up").as_deref(),
-        Some("FAILED"),
-        "{}",
-        run.explain()
-    );
-    assert!(
-        run.stdout
-            .contains(&format!("TLS handshake with {url}/ failed")),
-        "{}",
-        run.explain()
-    );
+    run.assert_outcome("smoke::node::up", "FAILED");
+    run.assert_says(&format!("TLS handshake with {url}/ failed"));
 }
 
 #[test]
@@ -267,12 +233,7 @@ fn an_unresolvable_host_is_a_dns_error() {
         "{}",
         run.explain()
     );
-    assert!(
-        run.stdout
-            .contains("cannot resolve the host of http://perfcase-test.invalid/"),
-        "{}",
-        run.explain()
-    );
+    run.assert_says("cannot resolve the host of http://perfcase-test.invalid/");
 }
 
 #[test]
@@ -294,14 +255,10 @@ fn a_slow_first_byte_times_out_with_the_timeout_in_the_message() {
         "{}",
         run.explain()
     );
-    assert!(
-        run.stdout.contains(&format!(
-            "{}/slow did not answer within 500ms",
-            server.url()
-        )),
-        "{}",
-        run.explain()
-    );
+    run.assert_says(&format!(
+        "{}/slow did not answer within 500ms",
+        server.url()
+    ));
     assert!(ws.read_out("junit.xml").contains("<error type=\"error\""));
 }
 
@@ -321,18 +278,8 @@ fn a_reset_connection_is_an_error_not_a_hang() {
         ),
     )]);
     let run = ws.run(&[], &[]);
-    assert_eq!(
-        run.outcome("smoke::node::r").as_deref(),
-        Some("FAILED"),
-        "{}",
-        run.explain()
-    );
-    assert!(
-        run.stdout
-            .contains(&format!("{}/reset reset the connection", server.url())),
-        "{}",
-        run.explain()
-    );
+    run.assert_outcome("smoke::node::r", "FAILED");
+    run.assert_says(&format!("{}/reset reset the connection", server.url()));
 }
 
 #[test]
@@ -353,12 +300,7 @@ expect = { json = { "/hits" = { min_len = 2 } } }
 "#;
     let ws = Workspace::new(&[("node.toml", &scenario(&server.url(), "", checks))]);
     let run = ws.run(&[], &[]);
-    assert_eq!(
-        run.outcome("smoke::node::search").as_deref(),
-        Some("ok"),
-        "{}",
-        run.explain()
-    );
+    run.assert_outcome("smoke::node::search", "ok");
     let request = &server.requests()[0];
     assert_eq!(request.path, "/search?k=2");
     assert_eq!(request.header("x-tenant"), Some("blue"));
@@ -422,23 +364,8 @@ fn a_managed_target_is_stopped_after_its_last_check_before_the_next_scenario() {
     );
     let ws = Workspace::new(&[("a.toml", &managed), ("b.toml", &after)]);
     let run = ws.run(&["--test-threads", "1"], &[]);
-    assert_eq!(
-        run.outcome("smoke::a::listing").as_deref(),
-        Some("ok"),
-        "{}",
-        run.explain()
-    );
-    assert_eq!(
-        run.outcome("smoke::b::gone").as_deref(),
-        Some("FAILED"),
-        "{}",
-        run.explain()
-    );
-    assert!(
-        run.stdout
-            .contains(&format!("connection refused by http://127.0.0.1:{port}/")),
-        "{}",
-        run.explain()
-    );
+    run.assert_outcome("smoke::a::listing", "ok");
+    run.assert_outcome("smoke::b::gone", "FAILED");
+    run.assert_says(&format!("connection refused by http://127.0.0.1:{port}/"));
     assert!(ws.out().join("targets/a.log").exists());
 }

@@ -18,7 +18,9 @@ pub struct Chunk {
     /// The object itself says it is the last of the response (Ollama
     /// `done: true`, llama.cpp `/completion` `stop: true`, an OpenAI
     /// non-streaming chat body). OpenAI-style streams end with the `[DONE]`
-    /// data line instead, which is not JSON and so never reaches this module.
+    /// data line instead, which is not JSON and so never reaches this module;
+    /// and a non-streamed body is complete by definition, so the client does
+    /// not rely on this flag for one.
     pub done: bool,
     /// The server reported a failure, possibly after streaming some text.
     pub error: Option<String>,

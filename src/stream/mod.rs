@@ -18,9 +18,26 @@ pub mod sse;
 /// that the parsers do not depend on where the cuts fall.
 #[cfg(test)]
 pub(crate) mod pieces {
-    /// Pieces of 1 to `max` bytes with lengths from a seeded generator, so a
-    /// failing split can be reproduced from its seed.
-    pub(crate) fn random(input: &[u8], seed: u64, max: usize) -> Vec<&[u8]> {
+    /// Every way a test feeds one input: whole, one byte at a time (the worst case for
+    /// state kept between pieces), cut in two at every offset, and 50 seeded random cuts
+    /// (reproducible from the seed named in the label).
+    pub(crate) fn cuts(input: &[u8]) -> Vec<(String, Vec<&[u8]>)> {
+        let mut all = vec![
+            ("whole".to_string(), vec![input]),
+            ("byte by byte".to_string(), input.chunks(1).collect()),
+        ];
+        for at in 0..=input.len() {
+            let (a, b) = input.split_at(at);
+            all.push((format!("split at {at}"), vec![a, b]));
+        }
+        for seed in 0..50 {
+            all.push((format!("seed {seed}"), random(input, seed, 16)));
+        }
+        all
+    }
+
+    /// Pieces of 1 to `max` bytes with lengths from a seeded generator.
+    fn random(input: &[u8], seed: u64, max: usize) -> Vec<&[u8]> {
         let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         let mut rest = input;
         let mut out = Vec::new();
@@ -34,18 +51,5 @@ pub(crate) mod pieces {
             rest = tail;
         }
         out
-    }
-
-    /// Every way of cutting the input into two pieces, including empty ones.
-    pub(crate) fn halves(input: &[u8]) -> impl Iterator<Item = [&[u8]; 2]> {
-        (0..=input.len()).map(|at| {
-            let (a, b) = input.split_at(at);
-            [a, b]
-        })
-    }
-
-    /// One byte at a time: the worst case for any state kept between pieces.
-    pub(crate) fn bytes(input: &[u8]) -> Vec<&[u8]> {
-        input.chunks(1).collect()
     }
 }

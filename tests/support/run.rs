@@ -108,6 +108,27 @@ impl Run {
         })
     }
 
+    /// Asserts how a case ended as libtest printed it: `ok`, `FAILED`, `ignored (...)`.
+    #[track_caller]
+    pub fn assert_outcome(&self, case: &str, outcome: &str) {
+        assert_eq!(
+            self.outcome(case).as_deref(),
+            Some(outcome),
+            "{}",
+            self.explain()
+        );
+    }
+
+    /// Asserts that the run's output says something (a failure message, an error).
+    #[track_caller]
+    pub fn assert_says(&self, text: &str) {
+        assert!(
+            self.stdout.contains(text),
+            "expected {text:?} in\n{}",
+            self.explain()
+        );
+    }
+
     pub fn explain(&self) -> String {
         format!(
             "exit {}\n--- stdout\n{}\n--- stderr\n{}",
