@@ -13,17 +13,22 @@ pub fn main() -> ExitCode {
     let config = Config::from_env();
     let catalog = Catalog::load(&config);
     let runner = Runner::new(config.clone(), catalog.redactor.clone());
+    report_disabled_targets(&catalog.targets);
     let trials = runner.trials(catalog.cases, &args);
     if args.list {
         return libtest_mimic::run(&args, trials).exit_code();
     }
     signals::install(&runner, catalog.targets.clone());
-    let conclusion = libtest_mimic::run(&args, trials);
+    // libtest-mimic panics when it cannot print (stdout piped into `head`, say); the
+    // targets must still be stopped and the artifacts written, with unfinished cases.
+    let conclusion = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        libtest_mimic::run(&args, trials)
+    }));
     stop_targets(&catalog.targets, &catalog.redactor);
     match runner.write_artifacts() {
         Ok(junit) => eprintln!(
-            "perfcase: {} cases recorded; artifacts in {} ({})",
-            runner.record_count(),
+            "perfcase: {} recorded; artifacts in {} ({})",
+            plural(runner.record_count(), "case"),
             config.out_dir.display(),
             junit.display()
         ),
@@ -35,5 +40,28 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    conclusion.exit_code()
+    match conclusion {
+        Ok(conclusion) => conclusion.exit_code(),
+        Err(_) => ExitCode::from(101),
+    }
+}
+
+fn plural(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
+/// Statically ignored cases print a bare "ignored"; say once per target why.
+fn report_disabled_targets(targets: &[std::sync::Arc<crate::target::Target>]) {
+    for target in targets {
+        if let Some(reason) = &target.disabled_reason {
+            eprintln!(
+                "perfcase: ignoring the cases of scenario {}: {reason}",
+                target.scenario
+            );
+        }
+    }
 }

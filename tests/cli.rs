@@ -111,9 +111,11 @@ fn optional_targets_are_ignored_with_a_reason_in_junit_and_csv() {
     let ws = Workspace::new(&[("remote.toml", OPTIONAL)]);
     let run = ws.run(&[], &[]);
     assert_eq!(run.code, 0, "{}", run.explain());
-    assert_eq!(
-        run.outcome("smoke::remote::up").as_deref(),
-        Some("ignored (target of scenario remote is optional: set REMOTE_URL to run)")
+    run.assert_outcome("smoke::remote::up", "ignored");
+    assert!(
+        run.stderr.contains("perfcase: ignoring the cases of scenario remote: target of scenario remote is optional: set REMOTE_URL to run"),
+        "{}",
+        run.explain()
     );
     let junit = ws.read_out("junit.xml");
     assert!(junit.contains("<skipped type=\"ignored\" message=\"target of scenario remote is optional: set REMOTE_URL to run\"/>"), "{junit}");
@@ -121,6 +123,58 @@ fn optional_targets_are_ignored_with_a_reason_in_junit_and_csv() {
     let mut csv = csv::Reader::from_reader(csv_text.as_bytes());
     let statuses: Vec<String> = csv.records().map(|r| r.unwrap()[5].to_string()).collect();
     assert_eq!(statuses, ["skipped", "skipped"]);
+}
+
+#[test]
+fn ignored_and_include_ignored_select_the_optional_cases_and_still_skip_them_with_the_reason() {
+    let ws = Workspace::new(&[("remote.toml", OPTIONAL)]);
+    let listed = ws.run(&["--list", "--ignored"], &[]);
+    assert_eq!(
+        listed
+            .stdout
+            .lines()
+            .filter(|l| l.ends_with(": test"))
+            .count(),
+        2,
+        "{}",
+        listed.explain()
+    );
+    for flag in ["--ignored", "--include-ignored"] {
+        let run = ws.run(&[flag], &[]);
+        assert_eq!(run.code, 0, "{}", run.explain());
+        // Run, they find the variable unset: skipped with the reason, never passed.
+        run.assert_outcome(
+            "smoke::remote::up",
+            "ignored (target of scenario remote is optional: set REMOTE_URL to run)",
+        );
+        assert!(
+            ws.read_out("summary.md")
+                .contains("2 cases: 0 passed, 0 failed, 0 errors, 2 skipped")
+        );
+    }
+}
+
+#[test]
+fn json_format_reports_every_case() {
+    let ws = Workspace::new(&[("remote.toml", OPTIONAL)]);
+    let run = ws.run(
+        &[
+            "-Z",
+            "unstable-options",
+            "--format",
+            "json",
+            "--include-ignored",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let events: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ignored = events.iter().filter(|e| e["event"] == "ignored").count();
+    assert_eq!(ignored, 2, "{}", run.explain());
 }
 
 #[test]

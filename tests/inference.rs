@@ -220,6 +220,7 @@ fn a_role_only_chunk_is_not_the_first_token() {
     let (ws, run, server) = run_openai(steps, "expect = { text = \"HX-OK\" }\n");
     assert_eq!(run.code, 0, "{}", run.explain());
     let f = figures(&ws, "inference::api::c");
+    assert_eq!(f["output_tokens_source"], "openai.usage");
     assert!(
         number(&f, "ttfb") < 0.25,
         "the role chunk arrives at once: {}",
@@ -501,4 +502,29 @@ fn a_server_gone_before_the_generation_request_is_connection_refused() {
     run.assert_says(&format!(
         "connection refused by http://127.0.0.1:{port}/v1/completions"
     ));
+}
+
+#[test]
+fn an_unterminated_last_event_is_a_cut_stream() {
+    let steps = openai_stream(vec![
+        content("HX"),
+        write("data: {\"choices\":[{\"delta\":{\"content\":\"-O"),
+        Step::Close,
+    ]);
+    let out = fault(steps, "");
+    assert!(out.contains("ended before its final object"), "{out}");
+    assert!(out.contains("its last, unterminated piece"), "{out}");
+}
+
+#[test]
+fn a_stream_whose_headers_never_come_hits_the_first_token_timeout() {
+    let out = fault(
+        vec![ms(10_000), Step::Write(head(200, "text/event-stream", &[]))],
+        "first_token_timeout = \"300ms\"\n",
+    );
+    assert!(out.contains("no token from http://127.0.0.1:"), "{out}");
+    assert!(
+        out.contains("within 300ms (after 0 bytes, 0 chunks"),
+        "{out}"
+    );
 }

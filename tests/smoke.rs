@@ -343,29 +343,189 @@ fn an_interrupted_run_still_writes_the_cases_that_finished() {
     assert_eq!(status.code(), Some(130));
     let junit = ws.read_out("junit.xml");
     assert!(junit.contains("<testcase name=\"fast\""), "{junit}");
-    assert!(!junit.contains("name=\"slow\""), "{junit}");
+    assert!(
+        junit.contains("<testcase name=\"slow\"")
+            && junit.contains("not finished: the run was interrupted"),
+        "the case cut short is an error, so the run does not read as green: {junit}"
+    );
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// A real server as a managed target (Python's http.server), with `checks` smoke checks.
+fn python_server(port: u16, checks: usize, extra_target: &str, command_prefix: &str) -> String {
+    let mut text = format!(
+        "[target]\nbase_url = \"http://127.0.0.1:{port}\"\n{extra_target}\n[target.spawn]\ncommand = \"{command_prefix}python3 -m http.server {port} --bind 127.0.0.1\"\nready_timeout = \"20s\"\n"
+    );
+    for i in 1..=checks {
+        text.push_str(&format!(
+            "[[smoke]]\nname = \"c{i}\"\nget = \"/\"\nexpect = {{ status = 200, body_contains = \"Directory listing\" }}\n"
+        ));
+    }
+    text
 }
 
 #[test]
 fn a_managed_target_is_stopped_after_its_last_check_before_the_next_scenario() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    // A real server as the managed target: Python's http.server.
-    let managed = format!(
-        "[target]\nbase_url = \"http://127.0.0.1:{port}\"\n[target.spawn]\ncommand = \"python3 -m http.server {port} --bind 127.0.0.1\"\nready_timeout = \"20s\"\n\
-         [[smoke]]\nname = \"listing\"\nget = \"/\"\nexpect = {{ status = 200, body_contains = \"Directory listing\" }}\n"
-    );
+    let port = free_port();
     // The next scenario looks at the same port, where nothing must listen any more.
     let after = format!(
         "[target]\nbase_url = \"http://127.0.0.1:{port}\"\n[[smoke]]\nname = \"gone\"\nget = \"/\"\n"
     );
-    let ws = Workspace::new(&[("a.toml", &managed), ("b.toml", &after)]);
-    let run = ws.run(&["--test-threads", "1"], &[]);
-    run.assert_outcome("smoke::a::listing", "ok");
+    let ws = Workspace::new(&[
+        ("a.toml", &python_server(port, 4, "", "")),
+        ("b.toml", &after),
+    ]);
+    // Checks running in parallel all find the server up: it is not stopped early.
+    let run = ws.run(&["--test-threads", "2", "smoke::a::"], &[]);
+    for check in ["c1", "c2", "c3", "c4"] {
+        run.assert_outcome(&format!("smoke::a::{check}"), "ok");
+    }
+    // With one check skipped, the server still stops after the last one that runs.
+    let run = ws.run(&["--test-threads", "1", "--skip", "smoke::a::c4"], &[]);
+    run.assert_outcome("smoke::a::c3", "ok");
     run.assert_outcome("smoke::b::gone", "FAILED");
     run.assert_says(&format!("connection refused by http://127.0.0.1:{port}/"));
     assert!(ws.out().join("targets/a.log").exists());
+}
+
+#[test]
+fn secrets_are_masked_in_a_managed_target_log() {
+    let port = free_port();
+    let secret = "sk-live-9b8a7c6d5e";
+    // The server's command prints the secret, as a verbose server may print a header.
+    let text = python_server(
+        port,
+        1,
+        "headers = { Authorization = \"Bearer ${TEST_API_KEY}\" }",
+        "sh -c 'echo token=${TEST_API_KEY}; exec ",
+    )
+    .replace("--bind 127.0.0.1\"", "--bind 127.0.0.1'\"");
+    let ws = Workspace::new(&[("a.toml", &text)]);
+    let run = ws.run(&[], &[("TEST_API_KEY", secret)]);
+    run.assert_outcome("smoke::a::c1", "ok");
+    let log = ws.read_out("targets/a.log");
+    assert!(log.contains("token=[REDACTED]"), "{log}");
+    assert!(!log.contains(secret), "{log}");
+}
+
+#[test]
+fn a_run_whose_output_is_cut_still_writes_its_artifacts() {
+    let server = ScriptedServer::start(vec![Route {
+        method: "GET",
+        path: "/",
+        steps: support::scripted::respond(200, "text/plain", "ok"),
+    }]);
+    let mut checks = String::new();
+    for i in 0..50 {
+        checks.push_str(&format!("[[smoke]]\nname = \"c{i}\"\nget = \"/\"\n"));
+    }
+    let ws = Workspace::new(&[("node.toml", &scenario(&server.url(), "", &checks))]);
+    // Like `cargo test --test perf | head -1`: the reader goes away, printing fails.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_perfcase"))
+        .env("PERFCASE_SCENARIOS", ws.scenarios())
+        .env("PERFCASE_OUT", ws.out())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(101));
+    let junit = ws.read_out("junit.xml");
+    assert!(junit.contains("<testsuite id=\"0\" name=\"smoke::node\" package=\"testsuite/smoke::node\" tests=\"50\""), "{junit}");
+}
+
+/// A raw keep-alive server for the one behaviour neither nginx nor the scripted server
+/// gives: closing a kept-alive connection as the next request arrives on it. Each entry of
+/// `plan` is how to treat one request, in order: `true` answers it, `false` closes the
+/// connection without an answer after `close_after`. Stops when the plan is done or after
+/// 10 s, and returns the paths it was asked for.
+fn keep_alive_server(
+    plan: Vec<bool>,
+    close_after: Duration,
+) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut seen = Vec::new();
+        let mut plan = plan.into_iter().peekable();
+        while plan.peek().is_some() && Instant::now() < deadline {
+            let Ok((stream, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            };
+            stream.set_nonblocking(false).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut writer = stream;
+            // One connection: requests until the plan says close (or the client does).
+            while let Some(&answer) = plan.peek() {
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                    line.clear();
+                }
+                seen.push(
+                    request_line
+                        .split_whitespace()
+                        .nth(1)
+                        .unwrap_or("")
+                        .to_string(),
+                );
+                plan.next();
+                if !answer {
+                    std::thread::sleep(close_after);
+                    break;
+                }
+                writer
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    .unwrap();
+            }
+        }
+        seen
+    });
+    (port, handle)
+}
+
+#[test]
+fn a_kept_alive_connection_closed_under_a_request_is_resent_once_on_a_new_one() {
+    // /a is answered and the connection kept; /b arrives on it and the server closes it at
+    // once, as llama.cpp does with idle connections; the resent /b is answered.
+    let (port, server) = keep_alive_server(vec![true, false, true], Duration::ZERO);
+    let checks = "[[smoke]]\nname = \"a\"\nget = \"/a\"\n[[smoke]]\nname = \"b\"\nget = \"/b\"\n";
+    let ws = Workspace::new(&[(
+        "node.toml",
+        &scenario(&format!("http://127.0.0.1:{port}"), "", checks),
+    )]);
+    let run = ws.run(&["--test-threads", "1"], &[]);
+    run.assert_outcome("smoke::node::a", "ok");
+    run.assert_outcome("smoke::node::b", "ok");
+    assert_eq!(server.join().unwrap(), ["/a", "/b", "/b"]);
+}
+
+#[test]
+fn a_server_that_drops_a_request_it_worked_on_is_reported_not_resent() {
+    // The connection closes 300 ms after the request, as when a server crashes on it.
+    let (port, server) = keep_alive_server(vec![false], Duration::from_millis(300));
+    let checks = "[[smoke]]\nname = \"a\"\npost = \"/a\"\njson = { q = 1 }\n";
+    let ws = Workspace::new(&[(
+        "node.toml",
+        &scenario(&format!("http://127.0.0.1:{port}"), "", checks),
+    )]);
+    let run = ws.run(&[], &[]);
+    run.assert_outcome("smoke::node::a", "FAILED");
+    run.assert_says("connection closed before message completed");
+    assert_eq!(server.join().unwrap(), ["/a"]);
 }

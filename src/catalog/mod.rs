@@ -189,13 +189,32 @@ fn load_suite(
         (
             file.clone(),
             format!(
-                "{}: cannot read suite \"{name}\": {e}; PERFCASE_SUITE names a file in {}",
+                "{}: cannot read suite \"{name}\": {e}; PERFCASE_SUITE names a file in {} (there: {})",
                 file.display(),
-                config.suites_dir.display()
+                config.suites_dir.display(),
+                suite_names(&config.suites_dir)
             ),
         )
     })?;
     Suite::parse(&source).map_err(|message| (file.clone(), format!("{}:{message}", file.display())))
+}
+
+/// The suites a folder offers, for the error that names a missing one.
+fn suite_names(dir: &Path) -> String {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|path| path.extension().is_some_and(|x| x == "toml"))
+        .filter_map(|path| Some(path.file_stem()?.to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        "no suites".into()
+    } else {
+        names.join(", ")
+    }
 }
 
 /// Every `*.toml` below the root, as sorted relative paths; hidden folders are skipped.

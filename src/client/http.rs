@@ -113,12 +113,17 @@ pub async fn send(
     }
 }
 
-/// Sends a request, and sends it once more on a new connection when the pooled connection
-/// it went out on turned out to be closed already: the server answered nothing, and hyper
-/// reports "connection closed before message completed". Servers such as llama.cpp's close
-/// keep-alive connections without announcing it, which races with their reuse; that race
-/// is the client's, not a fault of the server under test. Returns when the answered attempt
-/// was sent, which is where latencies count from.
+/// A connection the server had closed before our request arrived fails at once; one that
+/// the server dropped while working on the request fails later. Only the first is resent.
+const STALE_WINDOW: Duration = Duration::from_millis(100);
+
+/// Sends a request, and sends it once more when the pooled connection it went out on turned
+/// out to be closed already: hyper reports "connection closed before message completed"
+/// within moments of sending, the server having answered nothing. Servers such as
+/// llama.cpp's close keep-alive connections without announcing it, which races with their
+/// reuse; that race is the client's, not a fault of the server under test. A failure later
+/// than [`STALE_WINDOW`] (a server that crashed on the request) is reported, not resent.
+/// Returns when the answered attempt was sent, which is where latencies count from.
 pub async fn send_once_more_if_stale(
     builder: reqwest::RequestBuilder,
 ) -> (Instant, Result<reqwest::Response, reqwest::Error>) {
@@ -126,7 +131,9 @@ pub async fn send_once_more_if_stale(
     let started = Instant::now();
     let result = builder.send().await;
     match (result, retry) {
-        (Err(e), Some(retry)) if is_stale_connection(&e) => (Instant::now(), retry.send().await),
+        (Err(e), Some(retry)) if is_stale_connection(&e) && started.elapsed() < STALE_WINDOW => {
+            (Instant::now(), retry.send().await)
+        }
         (result, _) => (started, result),
     }
 }

@@ -170,7 +170,6 @@ pub async fn generate(
     // Serialized before the clock starts: building the body is not the server's time.
     let builder = client.post(&url).json(&request.body);
     let started = Instant::now();
-    let deadline = tokio::time::Instant::from_std(started + limits.total);
     // Only a stream can show a first token before the whole answer.
     let first_token_limit = if request.stream {
         limits.first_token.min(limits.total)
@@ -212,8 +211,11 @@ pub async fn generate(
         }
         Ok((sent, Ok(response))) => (sent, response),
     };
-    // Figures count from the send that was answered (see send_once_more_if_stale).
+    // Figures and the remaining limits count from the send that was answered (see
+    // send_once_more_if_stale).
     let since_start = || sent.elapsed().as_secs_f64();
+    let deadline = tokio::time::Instant::from_std(sent + limits.total);
+    let first_deadline = tokio::time::Instant::from_std(sent + first_token_limit);
     let status = response.status();
     if !status.is_success() {
         let text = match timeout_at(deadline, response.bytes()).await {
@@ -254,6 +256,10 @@ pub async fn generate(
         collector.progress.bytes += piece.len();
         decoder.feed(&piece, &mut events);
         for event in events.drain(..) {
+            if collector.done {
+                // Whatever follows the final object is not part of the answer.
+                break;
+            }
             collector.accept(event, at, &url)?;
         }
     }
@@ -263,10 +269,9 @@ pub async fn generate(
         decoder.finish(&mut events);
         let at = since_start();
         for event in events.drain(..) {
-            if let Event::Malformed(_) = event {
-                if request.stream {
-                    return Err(collector.cut(url, None));
-                }
+            if let (Event::Malformed(detail), true) = (&event, request.stream) {
+                let detail = format!("its last, unterminated piece: {detail}");
+                return Err(collector.cut(url, Some(detail)));
             }
             collector.accept(event, at, &url)?;
         }

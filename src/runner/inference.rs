@@ -69,9 +69,10 @@ pub async fn run(target: &Target, spec: &InferenceSpec) -> Outcome {
 
 /// Checks the model list once per target; every check of the target shares the answer.
 async fn ensure_model(target: &Target, model: &str) -> Result<(), String> {
-    let listing = target.models.get_or_init(|| list_models(target)).await;
+    // Only a successful listing is kept: a passing failure must not fail every later check.
+    let listing = target.models.get_or_try_init(|| list_models(target)).await;
     match listing {
-        Err(e) => Err(e.clone()),
+        Err(e) => Err(e),
         Ok(None) => Ok(()),
         Ok(Some(names)) if has_model(names, model) => Ok(()),
         Ok(Some(names)) => Err(format!(

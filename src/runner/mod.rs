@@ -37,7 +37,15 @@ pub struct Runner {
     remaining: Mutex<HashMap<usize, usize>>,
     /// Serializes artifact writing between the end of the run and a signal handler.
     writing: Mutex<()>,
+    /// An error record for every case that will run and has not finished: what the
+    /// artifacts show for it if the run is interrupted or aborted, so that a cut-short run
+    /// never reads as green.
+    unfinished: Mutex<Vec<Record>>,
 }
+
+/// The message of a case the run ended before.
+const UNFINISHED: &str =
+    "not finished: the run was interrupted or aborted before this case completed";
 
 impl Runner {
     pub fn new(config: Config, redactor: Redactor) -> Arc<Runner> {
@@ -49,6 +57,7 @@ impl Runner {
             records: Mutex::new(Vec::new()),
             remaining: Mutex::new(HashMap::new()),
             writing: Mutex::new(()),
+            unfinished: Mutex::new(Vec::new()),
         })
     }
 
@@ -63,36 +72,64 @@ impl Runner {
     }
 
     /// One trial per case; also counts, per target, the cases these arguments will run.
+    ///
+    /// Cases of an optional target whose variable is unset carry libtest's ignored flag, so
+    /// `--ignored` selects them and nextest skips them; since libtest then never calls them,
+    /// their skipped records (with the reason) are made here.
     pub fn trials(self: &Arc<Self>, cases: Vec<Case>, args: &Arguments) -> Vec<Trial> {
-        let mut remaining = self.remaining.lock().unwrap_or_else(|e| e.into_inner());
-        cases
-            .into_iter()
-            .map(|case| {
-                let key = case.target().map(target_key);
-                let runner = Arc::clone(self);
-                let trial =
-                    Trial::ignorable_test(case.name.clone(), move || runner.run_case(&case));
-                if let Some(key) = key
-                    && !args.is_filtered_out(&trial)
-                    && !args.is_ignored(&trial)
-                {
-                    *remaining.entry(key).or_default() += 1;
+        let mut trials = Vec::with_capacity(cases.len());
+        for case in cases {
+            let target = case.target().cloned();
+            let disabled = target.as_ref().and_then(|t| t.disabled_reason.clone());
+            let skipped = disabled.as_ref().map(|reason| {
+                self.record(
+                    &case,
+                    Outcome::skipped(reason.clone()),
+                    SystemTime::now(),
+                    0.0,
+                )
+            });
+            let unfinished = self.record(&case, Outcome::error(UNFINISHED), SystemTime::now(), 0.0);
+            let runner = Arc::clone(self);
+            let trial = Trial::ignorable_test(case.name.clone(), move || runner.run_case(&case))
+                .with_ignored_flag(disabled.is_some());
+            if !args.is_filtered_out(&trial) {
+                if args.is_ignored(&trial) {
+                    self.store(skipped.expect("only disabled targets' cases are ignored"));
+                } else {
+                    self.plan(&trial, unfinished, target.as_ref());
                 }
-                trial
-            })
-            .collect()
+            }
+            trials.push(trial);
+        }
+        trials
     }
 
-    /// Stops a managed target once its last case is done.
+    /// Notes a case that will run: for its target's count, and as unfinished until it is.
+    fn plan(&self, trial: &Trial, unfinished: Record, target: Option<&Arc<Target>>) {
+        debug_assert_eq!(trial.name(), unfinished.name);
+        self.unfinished
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(unfinished);
+        if let Some(target) = target {
+            let mut remaining = self.remaining.lock().unwrap_or_else(|e| e.into_inner());
+            *remaining.entry(target_key(target)).or_default() += 1;
+        }
+    }
+
+    /// Stops a managed target once its last case is done (outside the count's lock: a
+    /// stop can take seconds, and other workers are finishing cases meanwhile).
     fn finished_with(&self, target: &Arc<Target>) {
-        let mut remaining = self.remaining.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(count) = remaining.get_mut(&target_key(target)) {
-            *count = count.saturating_sub(1);
-            if *count == 0
-                && let Some(managed) = &target.managed
-            {
-                managed.stop(&self.redactor);
-            }
+        let last = {
+            let mut remaining = self.remaining.lock().unwrap_or_else(|e| e.into_inner());
+            remaining.get_mut(&target_key(target)).is_some_and(|count| {
+                *count = count.saturating_sub(1);
+                *count == 0
+            })
+        };
+        if last && let Some(managed) = &target.managed {
+            managed.stop(&self.redactor);
         }
     }
 
@@ -163,6 +200,10 @@ impl Runner {
     }
 
     fn store(&self, record: Record) {
+        self.unfinished
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|pending| pending.name != record.name);
         self.records
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -172,11 +213,18 @@ impl Runner {
     /// Writes the artifacts from the records so far; returns the JUnit path.
     pub fn write_artifacts(&self) -> std::io::Result<std::path::PathBuf> {
         let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
-        let records = self
+        let mut records = self
             .records
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        records.extend(
+            self.unfinished
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .cloned(),
+        );
         match &self.config.nextest_run_id {
             Some(run_id) => report::write_shared_run(&self.config.out_dir, run_id, &records),
             None => report::write_artifacts(&self.config.out_dir, &records),

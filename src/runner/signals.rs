@@ -21,7 +21,9 @@ pub fn install(runner: &Arc<Runner>, targets: Vec<Arc<Target>>) {
             _ = interrupt.recv() => 130,
             _ = terminate.recv() => 143,
         };
-        eprintln!("\nperfcase: interrupted; stopping targets and writing the results so far");
+        eprintln!(
+            "\nperfcase: interrupted; stopping targets (a few seconds) and writing the results so far"
+        );
         stop_targets(&targets, handler_runner.redactor());
         if let Err(e) = handler_runner.write_artifacts() {
             eprintln!("perfcase: could not write artifacts: {e}");

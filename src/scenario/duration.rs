@@ -26,6 +26,11 @@ const UNITS: &[(&str, f64)] = &[
 /// Parses `<number><unit>` with units ns, us, ms, s, m, h; no space between them.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
+    if text.starts_with(['<', '>', '=']) {
+        return Err(format!(
+            "invalid duration \"{text}\": this setting takes a plain duration such as \"500ms\", without a comparison"
+        ));
+    }
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
@@ -118,6 +123,7 @@ mod tests {
     #[case("1.2.3s", "invalid duration")]
     #[case("10days", "unknown unit \"days\"")]
     #[case("99999999999999999999h", "out of range")]
+    #[case("< 500ms", "without a comparison")]
     fn rejects(#[case] text: &str, #[case] message: &str) {
         let err = parse_duration(text).unwrap_err();
         assert!(err.contains(message), "{err}");

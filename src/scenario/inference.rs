@@ -1,5 +1,7 @@
 //! `[[inference]]`: one generation request to a model, judged on its answer and timing.
 
+use std::ops::Range;
+
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -68,46 +70,58 @@ pub struct InferenceExpect {
     pub finish_reason: Option<String>,
     pub min_output_tokens: Option<u64>,
     pub max_output_tokens: Option<u64>,
-    pub ttfb: Option<Threshold>,
-    pub ttft: Option<Threshold>,
-    pub latency: Option<Threshold>,
+    pub ttfb: Option<Spanned<Threshold>>,
+    pub ttft: Option<Spanned<Threshold>>,
+    pub latency: Option<Spanned<Threshold>>,
     #[serde(rename = "itl.mean")]
-    pub itl_mean: Option<Threshold>,
+    pub itl_mean: Option<Spanned<Threshold>>,
     #[serde(rename = "itl.max")]
-    pub itl_max: Option<Threshold>,
-    pub tpot: Option<Threshold>,
-    pub output_tokens: Option<Threshold>,
-    pub tokens_per_s: Option<Threshold>,
-    pub e2e_tokens_per_s: Option<Threshold>,
-    pub server_tokens_per_s: Option<Threshold>,
-    pub prompt_tokens: Option<Threshold>,
-    pub prompt_tokens_per_s: Option<Threshold>,
-    pub load_duration: Option<Threshold>,
+    pub itl_max: Option<Spanned<Threshold>>,
+    pub tpot: Option<Spanned<Threshold>>,
+    pub output_tokens: Option<Spanned<Threshold>>,
+    pub tokens_per_s: Option<Spanned<Threshold>>,
+    pub e2e_tokens_per_s: Option<Spanned<Threshold>>,
+    pub server_tokens_per_s: Option<Spanned<Threshold>>,
+    pub prompt_tokens: Option<Spanned<Threshold>>,
+    pub prompt_tokens_per_s: Option<Spanned<Threshold>>,
+    pub load_duration: Option<Spanned<Threshold>>,
 }
 
 impl InferenceExpect {
     /// The metric thresholds that are set, under the metric names of the reports.
     pub fn thresholds(&self) -> Vec<(&'static str, Threshold)> {
+        self.spanned_thresholds()
+            .into_iter()
+            .map(|(name, threshold)| (name, *threshold.get_ref()))
+            .collect()
+    }
+
+    /// The same with where each is written, for load errors that point at the value.
+    pub fn spanned_thresholds(&self) -> Vec<(&'static str, &Spanned<Threshold>)> {
         [
-            ("ttfb", self.ttfb),
-            ("ttft", self.ttft),
-            ("latency", self.latency),
-            ("itl.mean", self.itl_mean),
-            ("itl.max", self.itl_max),
-            ("tpot", self.tpot),
-            ("output_tokens", self.output_tokens),
-            ("tokens_per_s", self.tokens_per_s),
-            ("e2e_tokens_per_s", self.e2e_tokens_per_s),
-            ("server_tokens_per_s", self.server_tokens_per_s),
-            ("prompt_tokens", self.prompt_tokens),
-            ("prompt_tokens_per_s", self.prompt_tokens_per_s),
-            ("load_duration", self.load_duration),
+            ("ttfb", &self.ttfb),
+            ("ttft", &self.ttft),
+            ("latency", &self.latency),
+            ("itl.mean", &self.itl_mean),
+            ("itl.max", &self.itl_max),
+            ("tpot", &self.tpot),
+            ("output_tokens", &self.output_tokens),
+            ("tokens_per_s", &self.tokens_per_s),
+            ("e2e_tokens_per_s", &self.e2e_tokens_per_s),
+            ("server_tokens_per_s", &self.server_tokens_per_s),
+            ("prompt_tokens", &self.prompt_tokens),
+            ("prompt_tokens_per_s", &self.prompt_tokens_per_s),
+            ("load_duration", &self.load_duration),
         ]
         .into_iter()
-        .filter_map(|(name, threshold)| Some((name, threshold?)))
+        .filter_map(|(name, threshold)| Some((name, threshold.as_ref()?)))
         .collect()
     }
 }
+
+/// Request fields the harness sets itself; overriding them in `extra` would make the
+/// response something the check does not read (a stream when it expects one body).
+const RESERVED: &[&str] = &["model", "stream", "messages", "prompt", "stream_options"];
 
 impl InferenceCheck {
     pub fn endpoint(&self) -> Endpoint {
@@ -129,7 +143,33 @@ impl InferenceCheck {
         }
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks what serde cannot; an error may point at a value inside the check.
+    pub fn validate(&self) -> Result<(), (String, Option<Range<usize>>)> {
+        self.validate_shape().map_err(|message| (message, None))?;
+        let name = self.name.get_ref();
+        let modes = self.stream.as_slice();
+        for (metric, threshold) in self.expect.spanned_thresholds() {
+            let unit = INFERENCE_METRICS
+                .iter()
+                .find(|(m, _)| *m == metric)
+                .map(|(_, unit)| *unit)
+                .expect("every threshold field is a known metric");
+            let at = Some(threshold.span());
+            check_unit(metric, unit, threshold.get_ref())
+                .map_err(|e| (format!("inference check \"{name}\": {e}"), at.clone()))?;
+            if STREAM_ONLY.contains(&metric) && modes.contains(&false) {
+                return Err((
+                    format!(
+                        "inference check \"{name}\": {metric} is only measured when streaming; set stream = true or drop the threshold"
+                    ),
+                    at,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_shape(&self) -> Result<(), String> {
         let name = self.name.get_ref();
         match (&self.prompt, &self.messages) {
             (Some(_), Some(_)) => {
@@ -155,19 +195,10 @@ impl InferenceCheck {
                 "inference check \"{name}\": stream is true, false or [true, false]"
             ));
         }
-        for (metric, threshold) in self.expect.thresholds() {
-            let unit = INFERENCE_METRICS
-                .iter()
-                .find(|(m, _)| *m == metric)
-                .map(|(_, unit)| *unit)
-                .expect("every threshold field is a known metric");
-            check_unit(metric, unit, &threshold)
-                .map_err(|e| format!("inference check \"{name}\": {e}"))?;
-            if STREAM_ONLY.contains(&metric) && modes.contains(&false) {
-                return Err(format!(
-                    "inference check \"{name}\": {metric} is only measured when streaming; set stream = true or drop the threshold"
-                ));
-            }
+        if let Some(key) = RESERVED.iter().find(|key| self.extra.contains_key(**key)) {
+            return Err(format!(
+                "inference check \"{name}\": extra sets \"{key}\", which the check sets itself; use the check's own field instead"
+            ));
         }
         Ok(())
     }

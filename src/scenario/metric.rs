@@ -28,8 +28,9 @@ pub const INFERENCE_METRICS: &[(&str, MetricUnit)] = &[
     ("load_duration", MetricUnit::Seconds),
 ];
 
-/// Metrics that exist only when chunks are streamed.
-pub const STREAM_ONLY: &[&str] = &["itl.mean", "itl.max"];
+/// Metrics that exist only when chunks are streamed: without a stream the first token
+/// arrives with the last, so there are no gaps and no decode time to divide by.
+pub const STREAM_ONLY: &[&str] = &["itl.mean", "itl.max", "tpot", "tokens_per_s"];
 
 /// `Ok` when the threshold's unit fits the metric; else what to write instead.
 pub fn check_unit(metric: &str, unit: MetricUnit, threshold: &Threshold) -> Result<(), String> {

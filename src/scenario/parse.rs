@@ -79,10 +79,9 @@ fn validate(source: &str, doc: &ScenarioDoc) -> Result<(), ParseError> {
         doc.inference.iter().map(|c| &c.get_ref().name),
     )?;
     for check in &doc.inference {
-        check
-            .get_ref()
-            .validate()
-            .map_err(|message| ParseError::at(source, Some(check.span()), message))?;
+        check.get_ref().validate().map_err(|(message, at)| {
+            ParseError::at(source, Some(at.unwrap_or(check.span())), message)
+        })?;
     }
     Ok(())
 }
@@ -326,7 +325,7 @@ mod tests {
     #[test]
     fn parses_an_inference_check_with_variants_and_thresholds() {
         let text = format!(
-            "{HEAD}{HX}stream = [true, false]\nparams = {{ temperature = 0 }}\nexpect = {{ text = \"HX-OK\", ttft = \"< 2s\", tokens_per_s = \"> 100\" }}\n"
+            "{HEAD}{HX}stream = [true, false]\nparams = {{ temperature = 0 }}\nexpect = {{ text = \"HX-OK\", ttft = \"< 2s\", e2e_tokens_per_s = \"> 100\" }}\n"
         );
         let doc = parse_scenario(&text, &vars).unwrap();
         let check = doc.inference[0].get_ref();
@@ -335,7 +334,7 @@ mod tests {
             vec![(Some("stream"), true), (Some("no_stream"), false)]
         );
         let names: Vec<&str> = check.expect.thresholds().iter().map(|(n, _)| *n).collect();
-        assert_eq!(names, ["ttft", "tokens_per_s"]);
+        assert_eq!(names, ["ttft", "e2e_tokens_per_s"]);
         assert_eq!(check.params["temperature"], 0);
     }
 
@@ -352,6 +351,11 @@ mod tests {
     )]
     #[case::bad_stream("stream = [true, true]\n", "stream is true, false or [true, false]")]
     #[case::bad_threshold("expect = { ttft = \"2s\" }\n", "missing comparison")]
+    #[case::reserved_extra("extra = { stream = false }\n", "extra sets \"stream\"")]
+    #[case::rate_without_stream(
+        "stream = [true, false]\nexpect = { tokens_per_s = \"> 1\" }\n",
+        "tokens_per_s is only measured when streaming"
+    )]
     fn rejects_bad_inference_checks(#[case] tail: &str, #[case] message: &str) {
         let err = parse_scenario(&format!("{HEAD}{HX}{tail}"), &vars).unwrap_err();
         assert!(err.message.contains(message), "{err}");
@@ -373,6 +377,14 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn a_threshold_of_the_wrong_unit_is_reported_at_its_value() {
+        let text = format!("{HEAD}{HX}expect = {{ text = \"x\", ttft = \"< 2\" }}\n");
+        let err = parse_scenario(&text, &vars).unwrap_err();
+        assert_eq!((err.line, err.col), (7, 31), "{err}");
+        assert!(err.message.contains("does not fit ttft"), "{err}");
     }
 
     #[test]

@@ -15,8 +15,10 @@ use std::time::{Duration, Instant};
 
 /// How many lines of the server's log a start failure quotes.
 const LOG_TAIL_LINES: usize = 20;
-/// How long a stopped server gets to exit after SIGTERM before SIGKILL.
-const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How long a stopped server gets to exit after SIGTERM before SIGKILL. Short: llama-server
+/// lingers for seconds while clients hold keep-alive connections, and a test target needs
+/// no more graceful an end than this.
+const STOP_GRACE: Duration = Duration::from_secs(2);
 
 pub struct Managed {
     /// What messages call it; never the command, which may carry an interpolated secret.
@@ -159,10 +161,11 @@ impl Managed {
     /// started.
     pub fn stop(&self, redactor: &crate::target::Redactor) {
         self.stopping.store(true, Ordering::SeqCst);
-        let Some(child) = self.child.lock().unwrap_or_else(|e| e.into_inner()).take() else {
-            return;
-        };
-        terminate(child);
+        let child = self.child.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(child) = child {
+            terminate(child);
+        }
+        // Also after a failed start, whose stop had no secrets to hand.
         redact_file(&self.log_path, redactor);
     }
 }

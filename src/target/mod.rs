@@ -28,8 +28,9 @@ pub struct Target {
     pub managed: Option<Managed>,
     /// One client per target, built on first use so that `--list` builds none.
     client: OnceCell<reqwest::Client>,
-    /// The server's model list, fetched once before the first inference check.
-    pub models: tokio::sync::OnceCell<Result<Option<Vec<String>>, String>>,
+    /// The server's model list (`None`: it has no listing endpoint), fetched once before
+    /// the first inference check.
+    pub models: tokio::sync::OnceCell<Option<Vec<String>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
