@@ -143,11 +143,12 @@ impl Catalog {
             let scenario = scenario_name(&relative);
             let file = config.scenario_root.join(&relative);
             match load_file(config, &env, &scenario, &file) {
-                Ok((target, cases)) => {
-                    catalog.add_secrets(&target.1);
-                    catalog.targets.push(target.0.clone());
+                Ok(loaded) => {
+                    catalog.add_secrets(&loaded.secrets);
+                    catalog.targets.push(loaded.target);
                     catalog.cases.extend(
-                        cases
+                        loaded
+                            .cases
                             .into_iter()
                             .filter(|c| suite.as_ref().is_none_or(|s| s.selects_kind(c.kind))),
                     );
@@ -246,10 +247,20 @@ fn find_scenarios(root: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(found)
 }
 
-/// The target and the secret header values of one file, with its cases.
-type Loaded = ((Arc<Target>, Vec<String>), Vec<Case>);
+/// What one scenario file yields.
+struct LoadedFile {
+    target: Arc<Target>,
+    /// Header values and URL credentials, to be masked wherever text leaves the harness.
+    secrets: Vec<String>,
+    cases: Vec<Case>,
+}
 
-fn load_file(config: &Config, env: &Env, scenario: &str, file: &Path) -> Result<Loaded, String> {
+fn load_file(
+    config: &Config,
+    env: &Env,
+    scenario: &str,
+    file: &Path,
+) -> Result<LoadedFile, String> {
     let source = std::fs::read_to_string(file)
         .map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
     let vars = env.for_file();
@@ -328,7 +339,11 @@ fn load_file(config: &Config, env: &Env, scenario: &str, file: &Path) -> Result<
             });
         }
     }
-    Ok(((target, secrets), cases))
+    Ok(LoadedFile {
+        target,
+        secrets,
+        cases,
+    })
 }
 
 fn build_target(
