@@ -264,7 +264,14 @@ fn load_file(
     let source = std::fs::read_to_string(file)
         .map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
     let vars = env.for_file();
-    let doc = parse_scenario(&source, &vars).map_err(|e| format!("{}:{e}", file.display()))?;
+    let doc = parse_scenario(&source, &vars).map_err(|errors| {
+        let lines: Vec<String> = errors
+            .0
+            .iter()
+            .map(|e| format!("{}:{e}", file.display()))
+            .collect();
+        lines.join("\n")
+    })?;
     let target = build_target(config, env, scenario, &doc, &vars)
         .map_err(|e| format!("{}: target: {e}", file.display()))?;
     let mut secrets: Vec<String> = doc.target.headers.values().cloned().collect();

@@ -20,7 +20,7 @@ use toml::Spanned;
 
 pub use duration::Dur;
 pub use inference::{Endpoint, InferenceCheck, InferenceExpect, Message};
-pub use parse::{ParseError, parse_scenario};
+pub use parse::{ParseError, ParseErrors, parse_scenario};
 pub use threshold::Threshold;
 
 /// A whole scenario file as written, with the spans that later validation errors point at.

@@ -21,6 +21,28 @@ pub struct ParseError {
     pub message: String,
 }
 
+/// Every problem found in one file (at least one), in the order they are written: a user
+/// fixes them in one pass instead of one run per typo.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct ParseErrors(pub Vec<ParseError>);
+
+impl ParseErrors {
+    /// The first problem; what tests look at.
+    pub fn into_first(self) -> ParseError {
+        self.0
+            .into_iter()
+            .next()
+            .expect("ParseErrors holds at least one error")
+    }
+}
+
+impl From<ParseError> for ParseErrors {
+    fn from(error: ParseError) -> Self {
+        ParseErrors(vec![error])
+    }
+}
+
 impl ParseError {
     fn at(source: &str, span: Option<Range<usize>>, message: impl Into<String>) -> Self {
         let (line, col) = line_col(source, span.map_or(0, |s| s.start));
@@ -36,7 +58,10 @@ impl ParseError {
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
 /// Parses and validates one scenario file's text; `${VAR}` references are resolved in `vars`.
-pub fn parse_scenario(source: &str, vars: &dyn Vars) -> Result<ScenarioDoc, ParseError> {
+///
+/// TOML syntax, interpolation and typing stop at their first error (serde cannot go on);
+/// the checks after that report every problem they find.
+pub fn parse_scenario(source: &str, vars: &dyn Vars) -> Result<ScenarioDoc, ParseErrors> {
     let mut table = DeTable::parse(source)
         .map_err(|e| ParseError::at(source, e.span(), first_line(e.message())))?;
     table.get_mut().make_owned();
@@ -44,46 +69,51 @@ pub fn parse_scenario(source: &str, vars: &dyn Vars) -> Result<ScenarioDoc, Pars
         .map_err(|(e, span)| ParseError::at(source, Some(span), e.message))?;
     let doc = ScenarioDoc::deserialize(Deserializer::from(table))
         .map_err(|e| ParseError::at(source, e.span(), with_suggestion(e.message())))?;
-    validate(source, &doc)?;
-    Ok(doc)
+    let mut errors = Vec::new();
+    validate(source, &doc, &mut errors);
+    errors.sort_by_key(|e| (e.line, e.col));
+    if errors.is_empty() {
+        Ok(doc)
+    } else {
+        Err(ParseErrors(errors))
+    }
 }
 
 fn first_line(message: &str) -> String {
     message.lines().next().unwrap_or(message).trim().to_string()
 }
 
-fn validate(source: &str, doc: &ScenarioDoc) -> Result<(), ParseError> {
+fn validate(source: &str, doc: &ScenarioDoc, errors: &mut Vec<ParseError>) {
     let base_url = &doc.target.base_url;
     match url::Url::parse(base_url.get_ref()) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
-        _ => {
-            return Err(ParseError::at(
+        _ => errors.push(ParseError::at(
+            source,
+            Some(base_url.span()),
+            format!(
+                "invalid base_url \"{}\": expected an http:// or https:// URL such as \"http://127.0.0.1:8080\"",
+                base_url.get_ref()
+            ),
+        )),
+    }
+    let smoke_names = doc.smoke.iter().map(|c| &c.get_ref().name);
+    check_names(source, "smoke", smoke_names, errors);
+    for check in &doc.smoke {
+        if let Err(message) = validate_smoke(check.get_ref()) {
+            errors.push(ParseError::at(source, Some(check.span()), message));
+        }
+    }
+    let inference_names = doc.inference.iter().map(|c| &c.get_ref().name);
+    check_names(source, "inference", inference_names, errors);
+    for check in &doc.inference {
+        if let Err((message, at)) = check.get_ref().validate() {
+            errors.push(ParseError::at(
                 source,
-                Some(base_url.span()),
-                format!(
-                    "invalid base_url \"{}\": expected an http:// or https:// URL such as \"http://127.0.0.1:8080\"",
-                    base_url.get_ref()
-                ),
+                Some(at.unwrap_or(check.span())),
+                message,
             ));
         }
     }
-    let smoke_names = doc.smoke.iter().map(|c| &c.get_ref().name);
-    check_names(source, "smoke", smoke_names)?;
-    for check in &doc.smoke {
-        validate_smoke(check.get_ref())
-            .map_err(|message| ParseError::at(source, Some(check.span()), message))?;
-    }
-    check_names(
-        source,
-        "inference",
-        doc.inference.iter().map(|c| &c.get_ref().name),
-    )?;
-    for check in &doc.inference {
-        check.get_ref().validate().map_err(|(message, at)| {
-            ParseError::at(source, Some(at.unwrap_or(check.span())), message)
-        })?;
-    }
-    Ok(())
 }
 
 /// Every name valid, and unique within its kind (both places named when not).
@@ -91,13 +121,16 @@ fn check_names<'a>(
     source: &str,
     kind: &str,
     names: impl Iterator<Item = &'a Spanned<String>>,
-) -> Result<(), ParseError> {
+    errors: &mut Vec<ParseError>,
+) {
     let mut seen: HashMap<&str, Range<usize>> = HashMap::new();
     for name in names {
-        validate_name(source, name.get_ref(), name.span())?;
+        if let Err(e) = validate_name(source, name.get_ref(), name.span()) {
+            errors.push(e);
+        }
         if let Some(first) = seen.insert(name.get_ref(), name.span()) {
             let (line, col) = line_col(source, first.start);
-            return Err(ParseError::at(
+            errors.push(ParseError::at(
                 source,
                 Some(name.span()),
                 format!(
@@ -107,7 +140,6 @@ fn check_names<'a>(
             ));
         }
     }
-    Ok(())
 }
 
 /// Names become part of test case names, which are split on `::` and typed in filters.
@@ -295,7 +327,9 @@ mod tests {
         #[case] col: usize,
         #[case] message: &str,
     ) {
-        let err = parse_scenario(&format!("{HEAD}{body}"), &vars).unwrap_err();
+        let err = parse_scenario(&format!("{HEAD}{body}"), &vars)
+            .unwrap_err()
+            .into_first();
         assert_eq!((err.line, err.col), (line, col), "{err}");
         assert!(err.message.contains(message), "{err}");
     }
@@ -305,7 +339,7 @@ mod tests {
         let text = format!(
             "{HEAD}[[smoke]]\nname = \"a\"\nget = \"/\"\n[[smoke]]\nname = \"a\"\nget = \"/x\"\n"
         );
-        let err = parse_scenario(&text, &vars).unwrap_err();
+        let err = parse_scenario(&text, &vars).unwrap_err().into_first();
         assert_eq!((err.line, err.col), (7, 8));
         assert!(err.message.contains("also defined at 4:8"), "{err}");
     }
@@ -315,7 +349,9 @@ mod tests {
     #[case("localhost:8080")]
     #[case("http://")]
     fn rejects_bad_base_urls(#[case] url: &str) {
-        let err = parse_scenario(&format!("[target]\nbase_url = \"{url}\"\n"), &vars).unwrap_err();
+        let err = parse_scenario(&format!("[target]\nbase_url = \"{url}\"\n"), &vars)
+            .unwrap_err()
+            .into_first();
         assert_eq!((err.line, err.col), (2, 12));
         assert!(err.message.contains("invalid base_url"), "{err}");
     }
@@ -357,7 +393,9 @@ mod tests {
         "tokens_per_s is only measured when streaming"
     )]
     fn rejects_bad_inference_checks(#[case] tail: &str, #[case] message: &str) {
-        let err = parse_scenario(&format!("{HEAD}{HX}{tail}"), &vars).unwrap_err();
+        let err = parse_scenario(&format!("{HEAD}{HX}{tail}"), &vars)
+            .unwrap_err()
+            .into_first();
         assert!(err.message.contains(message), "{err}");
     }
 
@@ -382,7 +420,7 @@ mod tests {
     #[test]
     fn a_threshold_of_the_wrong_unit_is_reported_at_its_value() {
         let text = format!("{HEAD}{HX}expect = {{ text = \"x\", ttft = \"< 2\" }}\n");
-        let err = parse_scenario(&text, &vars).unwrap_err();
+        let err = parse_scenario(&text, &vars).unwrap_err().into_first();
         assert_eq!((err.line, err.col), (7, 31), "{err}");
         assert!(err.message.contains("does not fit ttft"), "{err}");
     }
@@ -393,6 +431,7 @@ mod tests {
         assert!(
             parse_scenario(&none, &vars)
                 .unwrap_err()
+                .into_first()
                 .message
                 .contains("has no input")
         );
@@ -400,14 +439,37 @@ mod tests {
         assert!(
             parse_scenario(&both, &vars)
                 .unwrap_err()
+                .into_first()
                 .message
                 .contains("both prompt and messages")
         );
     }
 
     #[test]
+    fn every_validation_error_of_a_file_is_reported_in_order() {
+        let text = format!(
+            "{HEAD}[[smoke]]\nname = \"a b\"\nget = \"/\"\n[[smoke]]\nname = \"c\"\n{HX}expect = {{ ttft = \"< 2\" }}\n"
+        );
+        let errors = parse_scenario(&text, &vars).unwrap_err().0;
+        let found: Vec<(usize, String)> = errors
+            .iter()
+            .map(|e| (e.line, e.message.split(':').next().unwrap().to_string()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (4, "invalid check name \"a b\"".to_string()),
+                (6, "smoke check \"c\" has no request".to_string()),
+                (12, "inference check \"hx\"".to_string()),
+            ]
+        );
+    }
+
+    #[test]
     fn missing_target_is_reported() {
-        let err = parse_scenario("[[smoke]]\nname = \"a\"\nget = \"/\"\n", &vars).unwrap_err();
+        let err = parse_scenario("[[smoke]]\nname = \"a\"\nget = \"/\"\n", &vars)
+            .unwrap_err()
+            .into_first();
         assert!(err.message.contains("missing field `target`"), "{err}");
     }
 }
