@@ -529,3 +529,58 @@ fn a_server_that_drops_a_request_it_worked_on_is_reported_not_resent() {
     run.assert_says("connection closed before message completed");
     assert_eq!(server.join().unwrap(), ["/a"]);
 }
+
+/// A port whose accept queue is full: the kernel drops further SYNs, so a connect hangs as
+/// it does against a host that is down or firewalled, the one way to get that on loopback.
+fn full_backlog_port() -> (u16, std::net::TcpStream, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a descriptor this function owns; sockaddr_in is
+    // zero-initialised and filled in before bind and getsockname read it.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        assert!(fd >= 0);
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        assert_eq!(
+            libc::bind(fd, &addr as *const _ as *const libc::sockaddr, len),
+            0
+        );
+        assert_eq!(libc::listen(fd, 0), 0);
+        let mut bound_len = len;
+        libc::getsockname(
+            fd,
+            &mut addr as *mut _ as *mut libc::sockaddr,
+            &mut bound_len,
+        );
+        let port = u16::from_be(addr.sin_port);
+        let listener = std::os::fd::OwnedFd::from_raw_fd(fd);
+        // The one connection the queue holds; nothing ever accepts it.
+        let filler = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        (port, filler, listener)
+    }
+}
+
+#[test]
+fn a_connect_that_hangs_fails_within_the_connect_timeout() {
+    let (port, _filler, _listener) = full_backlog_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let ws = Workspace::new(&[(
+        "node.toml",
+        &scenario(
+            &url,
+            "connect_timeout = \"500ms\"\ntimeout = \"30s\"",
+            "[[smoke]]\nname = \"up\"\nget = \"/\"\n",
+        ),
+    )]);
+    let started = Instant::now();
+    let run = ws.run(&[], &[]);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{}",
+        run.explain()
+    );
+    run.assert_outcome("smoke::node::up", "FAILED");
+    run.assert_says(&format!("could not connect to {url}/ within 500ms"));
+}
