@@ -8,6 +8,14 @@ use std::path::PathBuf;
 
 use support::run::Workspace;
 
+/// These tests measure; each starts a model server on the same 2 cores. One at a time, so
+/// that one test's server loading does not skew another's decode rates.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn tool(path: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path);
     assert!(
@@ -60,6 +68,7 @@ fn num(row: &HashMap<String, String>, name: &str) -> f64 {
 
 #[test]
 fn chat_and_completions_streaming_and_not_measure_right() {
+    let _serial = serial();
     let checks = r#"
 [[inference]]
 name = "chat"
@@ -133,6 +142,7 @@ expect = { output_tokens = "== 48" }
 
 #[test]
 fn the_managed_server_is_stopped_after_the_run_and_its_log_kept() {
+    let _serial = serial();
     let checks = "[[smoke]]\nname = \"health\"\nget = \"/health\"\nexpect = { status = 200 }\n";
     let ws = Workspace::new(&[("llama.toml", &format!("{}{checks}", llama_target("")))]);
     let run = ws.run(&[], &[]);
@@ -153,6 +163,7 @@ fn the_managed_server_is_stopped_after_the_run_and_its_log_kept() {
 
 #[test]
 fn a_server_that_cannot_start_fails_every_check_with_its_log() {
+    let _serial = serial();
     let target = llama_target("--model-that-does-not-exist");
     let checks =
         "[[smoke]]\nname = \"a\"\nget = \"/health\"\n[[smoke]]\nname = \"b\"\nget = \"/health\"\n";
