@@ -2,9 +2,10 @@
 
 use serde_json::Value;
 
+use super::Violation;
 use super::threshold::judge_threshold;
-use super::{Violation, excerpt};
 use crate::scenario::InferenceExpect;
+use crate::text::excerpt;
 
 /// How much of an answer a violation quotes.
 const ANSWER_EXCERPT: usize = 200;

@@ -8,8 +8,6 @@ pub mod threshold;
 
 use std::fmt;
 
-pub use crate::text::excerpt;
-
 /// One expectation that did not hold, with both sides spelled out for the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {

@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{Violation, excerpt};
+use super::Violation;
 use crate::scenario::duration::format_duration;
 use crate::scenario::{JsonExpect, SmokeExpect};
+use crate::text::excerpt;
 
 /// How much of a body a failure message quotes.
 const BODY_EXCERPT: usize = 300;

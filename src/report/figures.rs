@@ -1,14 +1,12 @@
 //! Figures as people read them: durations in ms or s, rates with their unit.
 
 use crate::scenario::duration::format_seconds;
+use crate::scenario::metric::{MetricUnit, unit_of};
 
-/// Figure names whose values are seconds (kept as `f64` seconds everywhere).
+/// Figure names whose values are seconds (kept as `f64` seconds everywhere): the metrics
+/// measured in seconds, and a case's own duration.
 pub fn is_seconds(name: &str) -> bool {
-    let base = name.split('.').next().unwrap_or(name);
-    matches!(
-        base,
-        "latency" | "ttfb" | "ttft" | "itl" | "tpot" | "load_duration" | "duration"
-    )
+    name == "duration" || unit_of(name) == Some(MetricUnit::Seconds)
 }
 
 pub fn format_figure(name: &str, value: f64) -> String {

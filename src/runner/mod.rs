@@ -79,25 +79,28 @@ impl Runner {
     pub fn trials(self: &Arc<Self>, cases: Vec<Case>, args: &Arguments) -> Vec<Trial> {
         let mut trials = Vec::with_capacity(cases.len());
         for case in cases {
+            let case = Arc::new(case);
             let target = case.target().cloned();
             let disabled = target.as_ref().and_then(|t| t.disabled_reason.clone());
-            let skipped = disabled.as_ref().map(|reason| {
-                self.record(
-                    &case,
-                    Outcome::skipped(reason.clone()),
-                    SystemTime::now(),
-                    0.0,
-                )
-            });
-            let unfinished = self.record(&case, Outcome::error(UNFINISHED), SystemTime::now(), 0.0);
             let runner = Arc::clone(self);
-            let trial = Trial::ignorable_test(case.name.clone(), move || runner.run_case(&case))
-                .with_ignored_flag(disabled.is_some());
-            if !args.is_filtered_out(&trial) {
-                if args.is_ignored(&trial) {
-                    self.store(skipped.expect("only disabled targets' cases are ignored"));
-                } else {
-                    self.plan(&trial, unfinished, target.as_ref());
+            let for_trial = Arc::clone(&case);
+            let trial =
+                Trial::ignorable_test(case.name.clone(), move || runner.run_case(&for_trial))
+                    .with_ignored_flag(disabled.is_some());
+            // Listing runs nothing: no records, no plan.
+            if !args.list && !args.is_filtered_out(&trial) {
+                match (disabled, args.is_ignored(&trial)) {
+                    (Some(reason), true) => {
+                        let skipped = Outcome::skipped(reason);
+                        self.store(self.record(&case, skipped, SystemTime::now(), 0.0));
+                    }
+                    // Ignored for another reason (`--bench`): libtest reports it, nothing runs.
+                    (None, true) => {}
+                    (_, false) => {
+                        let unfinished = Outcome::error(UNFINISHED);
+                        let record = self.record(&case, unfinished, SystemTime::now(), 0.0);
+                        self.plan(record, target.as_ref());
+                    }
                 }
             }
             trials.push(trial);
@@ -106,8 +109,7 @@ impl Runner {
     }
 
     /// Notes a case that will run: for its target's count, and as unfinished until it is.
-    fn plan(&self, trial: &Trial, unfinished: Record, target: Option<&Arc<Target>>) {
-        debug_assert_eq!(trial.name(), unfinished.name);
+    fn plan(&self, unfinished: Record, target: Option<&Arc<Target>>) {
         self.unfinished
             .lock()
             .unwrap_or_else(|e| e.into_inner())

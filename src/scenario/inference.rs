@@ -5,7 +5,7 @@ use std::ops::Range;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::metric::{INFERENCE_METRICS, STREAM_ONLY, check_unit};
+use super::metric::{STREAM_ONLY, check_unit, unit_of};
 use super::{Dur, OneOrMany, Pattern, SchemaSource, Threshold};
 
 #[derive(Debug, Deserialize)]
@@ -149,11 +149,7 @@ impl InferenceCheck {
         let name = self.name.get_ref();
         let modes = self.stream.as_slice();
         for (metric, threshold) in self.expect.spanned_thresholds() {
-            let unit = INFERENCE_METRICS
-                .iter()
-                .find(|(m, _)| *m == metric)
-                .map(|(_, unit)| *unit)
-                .expect("every threshold field is a known metric");
+            let unit = unit_of(metric).expect("every threshold field is a known metric");
             let at = Some(threshold.span());
             check_unit(metric, unit, threshold.get_ref())
                 .map_err(|e| (format!("inference check \"{name}\": {e}"), at.clone()))?;

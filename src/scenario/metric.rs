@@ -28,6 +28,14 @@ pub const INFERENCE_METRICS: &[(&str, MetricUnit)] = &[
     ("load_duration", MetricUnit::Seconds),
 ];
 
+/// The unit a per-request metric is measured in; `None` for a name that is no metric.
+pub fn unit_of(metric: &str) -> Option<MetricUnit> {
+    INFERENCE_METRICS
+        .iter()
+        .find(|(name, _)| *name == metric)
+        .map(|(_, unit)| *unit)
+}
+
 /// Metrics that exist only when chunks are streamed: without a stream the first token
 /// arrives with the last, so there are no gaps and no decode time to divide by.
 pub const STREAM_ONLY: &[&str] = &["itl.mean", "itl.max", "tpot", "tokens_per_s"];

@@ -29,6 +29,7 @@ pub struct ParseErrors(pub Vec<ParseError>);
 
 impl ParseErrors {
     /// The first problem; what tests look at.
+    #[cfg(test)]
     pub fn into_first(self) -> ParseError {
         self.0
             .into_iter()

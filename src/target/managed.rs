@@ -73,7 +73,7 @@ impl Managed {
         }
         let result = self.wait_ready(client).await;
         if let Err(reason) = &result {
-            self.stop(&crate::target::Redactor::default());
+            self.kill();
             return Err(format!(
                 "{reason}\nlast lines of its log ({}):\n{}",
                 self.log_path.display(),
@@ -156,17 +156,24 @@ impl Managed {
             .and_then(|child| child.try_wait().ok().flatten())
     }
 
-    /// Stops the whole process group: SIGTERM, then SIGKILL after a grace period, then
-    /// masks secrets in its log. Safe to call more than once and on a target that never
-    /// started.
+    /// Stops the whole process group (SIGTERM, then SIGKILL after a grace period) and masks
+    /// secrets in its log. Only the first call does anything, so the stop after the last
+    /// check, the one at the end of the run and the one on drop read the log once.
     pub fn stop(&self, redactor: &crate::target::Redactor) {
-        self.stopping.store(true, Ordering::SeqCst);
+        if self.stopping.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.kill();
+        redact_file(&self.log_path, redactor);
+    }
+
+    /// Ends the process group without marking the target stopped: after a failed start,
+    /// whose log is masked later by `stop`, which has the secrets at hand.
+    fn kill(&self) {
         let child = self.child.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(child) = child {
             terminate(child);
         }
-        // Also after a failed start, whose stop had no secrets to hand.
-        redact_file(&self.log_path, redactor);
     }
 }
 
