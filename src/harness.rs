@@ -40,7 +40,19 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    let hidden = runner.hidden_load_errors();
+    for error in &hidden {
+        eprintln!(
+            "perfcase: error: a scenario file did not load, and the filter hid its case {error}"
+        );
+    }
     match conclusion {
+        Ok(_) if !hidden.is_empty() => {
+            eprintln!(
+                "perfcase: failing the run: a broken file would otherwise drop its checks without a word; fix it, or move it out of PERFCASE_SCENARIOS"
+            );
+            ExitCode::FAILURE
+        }
         Ok(conclusion) => conclusion.exit_code(),
         Err(_) => ExitCode::from(101),
     }

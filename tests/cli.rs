@@ -50,6 +50,35 @@ fn terse_list_prints_only_name_lines_for_nextest() {
     assert!(!ws.out().exists(), "--list must not write artifacts");
 }
 
+/// A deploy job that runs `-- smoke::` must not go green while a file with a typo drops
+/// its checks; nextest runs each case as `--exact <name>`, which must fail the same way.
+#[rstest::rstest]
+#[case(&["smoke::"])]
+#[case(&["--exact", "smoke::remote::up"])]
+#[case(&["--skip", "load::"])]
+fn a_filter_never_hides_a_broken_file(#[case] args: &[&str]) {
+    let typo = "[target]\nbase_url = \"http://127.0.0.1:9\"\n[[smoke]]\nname = \"x\"\nget = \"/\"\nexpcet = {}\n";
+    let ws = Workspace::new(&[("typo.toml", typo), ("remote.toml", OPTIONAL)]);
+    let run = ws.run(args, &[]);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert_eq!(
+        run.outcome("load::typo"),
+        None,
+        "filtered out: {}",
+        run.explain()
+    );
+    let file = ws.scenarios().join("typo.toml");
+    for text in [
+        "the filter hid its case load::typo (left out by the filter)".to_string(),
+        format!("{}:6:1: unknown field `expcet`", file.display()),
+        "failing the run".to_string(),
+    ] {
+        assert!(run.stderr.contains(&text), "{text}\n{}", run.explain());
+    }
+    let junit = ws.read_out("junit.xml");
+    assert!(junit.contains("<error type=\"load\""), "{junit}");
+}
+
 #[test]
 fn a_broken_file_fails_its_own_load_case_and_the_others_still_run() {
     let broken = "[target]\nbase_url = \"http://127.0.0.1:9\"\n[[smoke]]\nname = \"x\"\nget = \"/\"\ntimeout = \"10 sec\"\n";
@@ -73,10 +102,7 @@ fn a_broken_file_fails_its_own_load_case_and_the_others_still_run() {
         run.explain()
     );
     let junit = ws.read_out("junit.xml");
-    assert!(
-        junit.contains("<error type=\"error\" message=\""),
-        "{junit}"
-    );
+    assert!(junit.contains("<error type=\"load\" message=\""), "{junit}");
     assert!(junit.contains("6:11: invalid duration"), "{junit}");
 }
 
@@ -269,7 +295,7 @@ fn connection_refused_is_an_error_naming_the_url_and_returns_quickly() {
     let expected =
         format!("connection refused by http://127.0.0.1:{port}/health: nothing listens there");
     run.assert_says(&expected);
-    assert!(ws.read_out("junit.xml").contains("<error type=\"error\""));
+    assert!(ws.read_out("junit.xml").contains("<error type=\"request\""));
 }
 
 #[test]

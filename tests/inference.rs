@@ -251,8 +251,21 @@ fn a_wrong_expectation_fails_and_shows_the_answer() {
     run.assert_says("answer \"HX-OK\":");
     run.assert_says("text: expected \"NOPE\", observed \"HX-OK\"");
     run.assert_says("ttft: expected < 1µs, observed");
+    let file = ws.scenarios().join("api.toml").display().to_string();
+    for expectation in ["text: expected \"NOPE\"", "ttft: expected < 1µs"] {
+        assert!(
+            run.stdout
+                .lines()
+                .any(|l| l.contains(&format!("{file}:")) && l.contains(expectation)),
+            "{expectation} is not placed at {file}:line:col\n{}",
+            run.explain()
+        );
+    }
     let junit = ws.read_out("junit.xml");
-    assert!(junit.contains("<failure type=\"threshold\""), "{junit}");
+    assert!(
+        junit.contains("<failure type=\"answer, threshold\""),
+        "{junit}"
+    );
     assert!(
         junit.contains("output_tokens_source = client.content_chunks"),
         "no usage: counted chunks, and says so: {junit}"
@@ -270,7 +283,7 @@ fn fault(steps: Vec<Step>, check_fields: &str) -> String {
     );
     run.assert_outcome("inference::api::c", "FAILED");
     assert!(
-        ws.read_out("junit.xml").contains("<error type=\"error\""),
+        ws.read_out("junit.xml").contains("<error type=\"request\""),
         "faults are errors, not failures"
     );
     run.stdout
@@ -527,4 +540,113 @@ fn a_stream_whose_headers_never_come_hits_the_first_token_timeout() {
         out.contains("within 300ms (after 0 bytes, 0 chunks"),
         "{out}"
     );
+}
+
+/// An Ollama-like generation with a known pace: first token 120 ms after the request, then
+/// two more 60 ms apart, then the final object: 240 ms in all.
+const FIRST_TOKEN_MS: u64 = 120;
+const GENERATION_MS: u64 = 240;
+
+fn paced_ollama_routes() -> Vec<Route> {
+    let tags = Route {
+        method: "GET",
+        path: "/api/tags",
+        steps: respond(200, "application/json; charset=utf-8", OLLAMA_TAGS),
+    };
+    let generate = Route {
+        method: "POST",
+        path: "/api/generate",
+        steps: vec![
+            Step::Write(chunked_head(200, "application/x-ndjson")),
+            ms(FIRST_TOKEN_MS),
+            ndjson(r#"{"model":"phi3:latest","response":"A","done":false}"#),
+            ms(60),
+            ndjson(r#"{"model":"phi3:latest","response":"B","done":false}"#),
+            ms(60),
+            ndjson(
+                r#"{"model":"phi3:latest","response":"","done":true,"done_reason":"stop","eval_count":2,"eval_duration":60000000}"#,
+            ),
+            Step::Write(last_chunk()),
+            Step::Close,
+        ],
+    };
+    vec![tags, generate]
+}
+
+fn four_checks(url: &str, target_extra: &str) -> String {
+    let mut text = format!(
+        "[target]\nbase_url = \"{url}\"\napi = \"ollama\"\ntimeout = \"10s\"\n{target_extra}"
+    );
+    for n in 1..=4 {
+        text.push_str(&format!(
+            "[[inference]]\nname = \"c{n}\"\nmodel = \"phi3:latest\"\nprompt = \"x\"\n"
+        ));
+    }
+    text
+}
+
+fn ttfts(ws: &Workspace) -> Vec<f64> {
+    (1..=4)
+        .map(|n| number(&figures(ws, &format!("inference::paced::c{n}")), "ttft"))
+        .collect()
+}
+
+/// Arrival gaps between successive generation requests, in order.
+fn arrival_gaps(server: &ScriptedServer) -> Vec<Duration> {
+    let mut arrivals: Vec<Instant> = server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| r.received_at)
+        .collect();
+    arrivals.sort();
+    arrivals.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+/// Under plain `cargo test` (default threads, and more threads than checks), cases that
+/// measure one server take turns: against a server that queues requests as Ollama does,
+/// every case measures its own first token, not its place in the queue.
+#[rstest::rstest]
+#[case::default_threads(&[])]
+#[case::four_threads(&["--test-threads", "4"])]
+fn measuring_cases_of_one_server_do_not_overlap(#[case] args: &[&str]) {
+    let server = ScriptedServer::start_one_at_a_time(paced_ollama_routes());
+    let ws = Workspace::new(&[("paced.toml", &four_checks(&server.url(), ""))]);
+    let run = ws.run(args, &[]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let ttfts = ttfts(&ws);
+    eprintln!("ttft with {args:?}: {ttfts:?}");
+    for ttft in &ttfts {
+        assert!(
+            (0.120..0.120 + 0.080).contains(ttft),
+            "ttft {ttft}s: a queued case measured another case's generation: {ttfts:?}"
+        );
+    }
+    for gap in arrival_gaps(&server) {
+        assert!(
+            gap >= Duration::from_millis(GENERATION_MS),
+            "a request arrived {gap:?} after the previous one, while it was being served"
+        );
+    }
+}
+
+/// `measure_concurrently = true` is for servers meant to be measured under concurrent
+/// requests: then the cases do overlap, and a server serving them at once still shows each
+/// its own first token.
+#[test]
+fn a_target_may_be_measured_concurrently() {
+    let server = ScriptedServer::start(paced_ollama_routes());
+    let scenario = four_checks(&server.url(), "measure_concurrently = true\n");
+    let ws = Workspace::new(&[("paced.toml", &scenario)]);
+    let run = ws.run(&["--test-threads", "4"], &[]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let gaps = arrival_gaps(&server);
+    assert!(
+        gaps.iter()
+            .any(|gap| *gap < Duration::from_millis(GENERATION_MS)),
+        "no two cases overlapped: {gaps:?}"
+    );
+    for ttft in ttfts(&ws) {
+        assert!((0.120..0.200).contains(&ttft), "ttft {ttft}s");
+    }
 }

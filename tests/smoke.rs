@@ -69,8 +69,19 @@ expect = { status = [200, 204] }
         "{junit}"
     );
     assert!(
-        junit.contains("<failure type=\"threshold\" message=\"GET "),
+        junit.contains("<failure type=\"schema\" message=\"GET "),
         "{junit}"
+    );
+    assert!(
+        junit.contains("<failure type=\"status\" message=\"GET "),
+        "{junit}"
+    );
+    let file = ws.scenarios().join("node.toml").display().to_string();
+    assert!(
+        run.stdout.lines().any(|l| l.contains(&format!("{file}:"))
+            && l.contains("status: expected 200 or 204, observed 503")),
+        "the violated status is placed at file:line:col\n{}",
+        run.explain()
     );
     assert!(junit.contains(&format!(
         "file=\"{}\"",
@@ -259,7 +270,7 @@ fn a_slow_first_byte_times_out_with_the_timeout_in_the_message() {
         "{}/slow did not answer within 500ms",
         server.url()
     ));
-    assert!(ws.read_out("junit.xml").contains("<error type=\"error\""));
+    assert!(ws.read_out("junit.xml").contains("<error type=\"request\""));
 }
 
 #[test]

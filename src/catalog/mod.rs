@@ -4,99 +4,26 @@
 //! resolves schema files next to them, and turns every failure into a `load::` case so
 //! that one broken file never hides the others.
 
+pub mod case;
 pub mod env;
+pub mod expand;
 pub mod naming;
+pub mod schema;
 pub mod suite;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-use crate::client::http::HttpRequest;
 use crate::config::Config;
-use crate::inference::client::Limits;
-use crate::inference::request::{GenerationRequest, build as build_generation};
-use crate::scenario::diagnostic::line_col;
-use crate::scenario::{InferenceCheck, ScenarioDoc, SchemaSource, SmokeCheck, parse_scenario};
+use crate::scenario::diagnostic::SourceFile;
+use crate::scenario::{ScenarioDoc, parse_scenario};
 use crate::target::{Managed, Redactor, Target};
+pub use case::{Case, CaseBody, InferenceSpec, Schedule, SmokeSpec, Spec};
 use env::Env;
-pub use naming::{case_name, scenario_name};
+use expand::{FileScope, expand};
+pub use naming::scenario_name;
 use suite::Suite;
-
-/// The first part of every case name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Load,
-    Smoke,
-    Inference,
-    Baseline,
-    Sla,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Load => "load",
-            Kind::Smoke => "smoke",
-            Kind::Inference => "inference",
-            Kind::Baseline => "baseline",
-            Kind::Sla => "sla",
-        }
-    }
-
-    /// Measurement cases own the machine while they run: nothing else may overlap them.
-    pub fn is_measurement(self) -> bool {
-        matches!(self, Kind::Baseline | Kind::Sla)
-    }
-}
-
-/// One test case: a name and what running it means.
-pub struct Case {
-    pub name: String,
-    pub kind: Kind,
-    pub scenario: String,
-    pub check: String,
-    /// The scenario file, as a path relative to the working directory.
-    pub file: PathBuf,
-    pub body: CaseBody,
-}
-
-impl Case {
-    /// The target the case talks to; load errors have none.
-    pub fn target(&self) -> Option<&Arc<Target>> {
-        match &self.body {
-            CaseBody::LoadError(_) => None,
-            CaseBody::Smoke(target, _) | CaseBody::Inference(target, _) => Some(target),
-        }
-    }
-}
-
-pub enum CaseBody {
-    /// The file (or suite) could not be loaded; running the case reports this error.
-    LoadError(String),
-    Smoke(Arc<Target>, Arc<SmokeSpec>),
-    Inference(Arc<Target>, Arc<InferenceSpec>),
-}
-
-/// A smoke check compiled for running: request built, schema compiled, timeout settled.
-pub struct SmokeSpec {
-    pub check: SmokeCheck,
-    pub request: HttpRequest,
-    pub timeout: Duration,
-    pub schema: Option<jsonschema::Validator>,
-}
-
-/// One variant (streaming or not) of an inference check, ready to send.
-pub struct InferenceSpec {
-    pub check: Arc<InferenceCheck>,
-    pub schema: Option<Arc<jsonschema::Validator>>,
-    pub request: GenerationRequest,
-    pub limits: Limits,
-}
 
 pub struct Catalog {
     pub cases: Vec<Case>,
@@ -150,13 +77,11 @@ impl Catalog {
                         loaded
                             .cases
                             .into_iter()
-                            .filter(|c| suite.as_ref().is_none_or(|s| s.selects_kind(c.kind))),
+                            .filter(|c| suite.as_ref().is_none_or(|s| s.selects_kind(c.kind()))),
                     );
                 }
                 Err(message) => {
-                    catalog
-                        .cases
-                        .push(load_error_case(scenario, file.clone(), message));
+                    catalog.cases.push(load_error_case(scenario, file, message));
                 }
             }
         }
@@ -171,14 +96,7 @@ impl Catalog {
 }
 
 fn load_error_case(scenario: String, file: PathBuf, message: String) -> Case {
-    Case {
-        name: format!("load::{scenario}"),
-        kind: Kind::Load,
-        scenario,
-        check: String::new(),
-        file,
-        body: CaseBody::LoadError(message),
-    }
+    Case::load_error(scenario, Arc::new(SourceFile::unread(&file)), message)
 }
 
 fn load_suite(
@@ -278,78 +196,18 @@ fn load_file(
     // Credentials in the URL (`https://user:token@host`) are secrets like headers.
     secrets.extend(target.base_url.password().map(str::to_string));
     let target = Arc::new(target);
-    let at = |span: std::ops::Range<usize>, message: String| {
-        let (line, col) = line_col(&source, span.start);
-        format!("{}:{line}:{col}: {message}", file.display())
+    let file = Arc::new(SourceFile::new(file, &source));
+    let scope = FileScope {
+        scenario,
+        file: &file,
+        target: &target,
     };
-    let mut cases = Vec::new();
-    for spanned in doc.smoke {
-        let span = spanned.span();
-        let check = spanned.into_inner();
-        secrets.extend(check.headers.values().cloned());
-        let schema = match &check.expect.json_schema {
-            Some(schema) => Some(compile_schema(schema, file).map_err(|e| at(span.clone(), e))?),
-            None => None,
-        };
-        let request = HttpRequest::from_smoke(&check).map_err(|e| at(span.clone(), e))?;
-        let name = check.name.get_ref().clone();
-        cases.push(Case {
-            name: case_name(Kind::Smoke, scenario, &name, None),
-            kind: Kind::Smoke,
-            scenario: scenario.to_string(),
-            check: name,
-            file: file.to_path_buf(),
-            body: CaseBody::Smoke(
-                target.clone(),
-                Arc::new(SmokeSpec {
-                    timeout: check.timeout.map_or(target.timeout, |t| t.0),
-                    check,
-                    request,
-                    schema,
-                }),
-            ),
-        });
-    }
-    for spanned in doc.inference {
-        let span = spanned.span();
-        let check = Arc::new(spanned.into_inner());
-        let schema = match &check.expect.json_schema {
-            Some(schema) => Some(Arc::new(
-                compile_schema(schema, file).map_err(|e| at(span.clone(), e))?,
-            )),
-            None => None,
-        };
-        let total = check.timeout.map_or(target.timeout, |t| t.0);
-        let limits = Limits {
-            total,
-            first_token: check.first_token_timeout.map_or(total, |t| t.0),
-        };
-        let name = check.name.get_ref().clone();
-        for (variant, stream) in check.variants() {
-            let request =
-                build_generation(target.api, &check, stream).map_err(|e| at(span.clone(), e))?;
-            cases.push(Case {
-                name: case_name(Kind::Inference, scenario, &name, variant),
-                kind: Kind::Inference,
-                scenario: scenario.to_string(),
-                check: variant.map_or(name.clone(), |v| format!("{name}::{v}")),
-                file: file.to_path_buf(),
-                body: CaseBody::Inference(
-                    target.clone(),
-                    Arc::new(InferenceSpec {
-                        check: check.clone(),
-                        schema: schema.clone(),
-                        request,
-                        limits,
-                    }),
-                ),
-            });
-        }
-    }
+    let expanded = expand(&scope, doc)?;
+    secrets.extend(expanded.secrets);
     Ok(LoadedFile {
         target,
         secrets,
-        cases,
+        cases: expanded.cases,
     })
 }
 
@@ -389,23 +247,4 @@ fn log_path(config: &Config, scenario: &str) -> PathBuf {
         None => format!("{stem}.log"),
     };
     config.out_dir.join("targets").join(name)
-}
-
-fn compile_schema(source: &SchemaSource, file: &Path) -> Result<jsonschema::Validator, String> {
-    let (schema, origin) = match source {
-        SchemaSource::Inline(schema) => (schema.clone(), "inline json_schema".to_string()),
-        SchemaSource::File(path) => {
-            let path = file.parent().unwrap_or(Path::new(".")).join(path);
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                format!(
-                    "cannot read json_schema {}: {e}; the path is relative to the scenario file",
-                    path.display()
-                )
-            })?;
-            let schema = serde_json::from_str(&text)
-                .map_err(|e| format!("json_schema {} is not valid JSON: {e}", path.display()))?;
-            (schema, format!("json_schema {}", path.display()))
-        }
-    };
-    jsonschema::validator_for(&schema).map_err(|e| format!("{origin} is not a valid schema: {e}"))
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::Kind;
+use crate::kind::Kind;
 
 /// The scenario part of a name: the path under the root without `.toml`, `/` becoming `::`.
 pub fn scenario_name(relative: &Path) -> String {
@@ -15,10 +15,16 @@ pub fn scenario_name(relative: &Path) -> String {
         .join("::")
 }
 
-pub fn case_name(kind: Kind, scenario: &str, check: &str, variant: Option<&str>) -> String {
+/// `check` includes its variant, if any (see [`check_name`]).
+pub fn case_name(kind: Kind, scenario: &str, check: &str) -> String {
+    format!("{}::{scenario}::{check}", kind.as_str())
+}
+
+/// The check part of a name: the check's own name, then its variant (`hx_ok::stream`).
+pub fn check_name(check: &str, variant: Option<&str>) -> String {
     match variant {
-        Some(variant) => format!("{}::{scenario}::{check}::{variant}", kind.as_str()),
-        None => format!("{}::{scenario}::{check}", kind.as_str()),
+        Some(variant) => format!("{check}::{variant}"),
+        None => check.to_string(),
     }
 }
 
@@ -44,7 +50,7 @@ mod tests {
         Some("stream"),
         "inference::ollama::hx_ok::stream"
     )]
-    #[case(Kind::Sla, "gpu::a", "p99", None, "sla::gpu::a::p99")]
+    #[case(Kind::Smoke, "gpu::a", "health", None, "smoke::gpu::a::health")]
     fn case_names(
         #[case] kind: Kind,
         #[case] scenario: &str,
@@ -52,6 +58,9 @@ mod tests {
         #[case] variant: Option<&str>,
         #[case] expected: &str,
     ) {
-        assert_eq!(case_name(kind, scenario, check, variant), expected);
+        assert_eq!(
+            case_name(kind, scenario, &check_name(check, variant)),
+            expected
+        );
     }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::Kind;
+use crate::kind::Kind;
 use crate::scenario::diagnostic::{line_col, with_suggestion};
 
 #[derive(Debug, Deserialize)]
@@ -82,7 +82,7 @@ mod tests {
     #[test]
     fn defaults_select_everything() {
         let (suite, globs) = Suite::parse("").unwrap();
-        assert!(suite.selects_kind(Kind::Baseline));
+        assert!(suite.selects_kind(Kind::Inference));
         assert!(globs[0].matches("a/b/c.toml"));
     }
 }

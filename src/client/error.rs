@@ -3,7 +3,7 @@
 use std::error::Error as _;
 use std::time::Duration;
 
-use crate::scenario::duration::format_duration;
+use crate::text::format_duration;
 
 /// Infrastructure errors: the check could not be judged, as opposed to a threshold miss.
 #[derive(Debug, thiserror::Error)]

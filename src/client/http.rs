@@ -5,10 +5,9 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 
 use super::RequestError;
-use crate::judge::smoke::Response;
-use crate::target::{Target, header_map};
+use crate::target::Target;
 
-/// A request ready to send: method, path and the optional parts of a smoke check.
+/// A request ready to send: method, path, query, headers and body.
 #[derive(Debug, Clone)]
 pub struct HttpRequest {
     pub method: reqwest::Method,
@@ -25,34 +24,19 @@ pub enum Body {
     Text(String),
 }
 
+/// What came back; plain data, so that judging needs no network.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub latency: Duration,
+}
+
 /// The response plus the time to the first body byte (`ttfb` in the metric definitions).
 #[derive(Debug, Clone)]
 pub struct Timed {
     pub response: Response,
     pub ttfb: Duration,
-}
-
-impl HttpRequest {
-    pub fn from_smoke(check: &crate::scenario::SmokeCheck) -> Result<HttpRequest, String> {
-        let method = reqwest::Method::from_bytes(check.method().as_bytes())
-            .map_err(|e| format!("invalid method: {e}"))?;
-        let body = match (&check.json, &check.body) {
-            (Some(json), _) => Body::Json(json.clone()),
-            (None, Some(text)) => Body::Text(text.clone()),
-            (None, None) => Body::Empty,
-        };
-        Ok(HttpRequest {
-            method,
-            path: check.request_path().to_string(),
-            query: check
-                .query
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            headers: header_map(&check.headers).map_err(|e| e.to_string())?,
-            body,
-        })
-    }
 }
 
 /// Sends one request and reads the whole body, all within `timeout`.

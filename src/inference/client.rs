@@ -15,9 +15,8 @@ use super::request::GenerationRequest;
 use crate::client::RequestError;
 use crate::client::http::send_once_more_if_stale;
 use crate::scenario::Api;
-use crate::scenario::duration::format_duration;
 use crate::target::Target;
-use crate::text::excerpt;
+use crate::text::{excerpt, format_duration};
 
 /// What came back: the answer and its metrics.
 #[derive(Debug, Clone)]

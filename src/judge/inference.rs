@@ -1,9 +1,13 @@
 //! Judging a generated answer and its metrics against an inference check's expectations.
 
-use serde_json::Value;
+use std::ops::Range;
 
-use super::Violation;
+use serde_json::Value;
+use toml::Spanned;
+
 use super::threshold::judge_threshold;
+use super::{Cause, Violation};
+use crate::metric::Figure;
 use crate::scenario::InferenceExpect;
 use crate::text::excerpt;
 
@@ -21,109 +25,152 @@ pub fn judge_inference(
     expect: &InferenceExpect,
     schema: Option<&jsonschema::Validator>,
     answer: &Answer<'_>,
-    figures: &[(&str, f64)],
+    figures: &[Figure],
 ) -> Vec<Violation> {
     let mut violations = Vec::new();
-    let quoted = || format!("{:?}", excerpt(answer.text, ANSWER_EXCERPT));
-    if let Some(text) = &expect.text
-        && answer.text != text
+    judge_text(expect, answer, &mut violations);
+    if let Some(schema) = schema {
+        let at = expect.json_schema.as_ref().map(Spanned::span);
+        judge_answer_schema(schema, answer.text, at, &mut violations);
+    }
+    if let Some(reason) = &expect.finish_reason
+        && answer.finish_reason != Some(reason.get_ref().as_str())
     {
-        violations.push(Violation::new("text", format!("{text:?}"), quoted()));
+        violations.push(
+            Violation::new(
+                Cause::Answer,
+                "finish_reason",
+                format!("{:?}", reason.get_ref()),
+                answer
+                    .finish_reason
+                    .map_or("none".to_string(), |r| format!("{r:?}")),
+            )
+            .at(reason.span()),
+        );
+    }
+    judge_token_bounds(expect, answer.output_tokens, &mut violations);
+    for (name, threshold) in &expect.thresholds {
+        let observed = figures
+            .iter()
+            .find(|figure| figure.name == *name.get_ref())
+            .map(|figure| figure.value);
+        violations.extend(
+            judge_threshold(name.get_ref(), threshold.get_ref(), observed)
+                .map(|v| v.at(name.span())),
+        );
+    }
+    violations
+}
+
+fn judge_text(expect: &InferenceExpect, answer: &Answer<'_>, violations: &mut Vec<Violation>) {
+    let quoted = || format!("{:?}", excerpt(answer.text, ANSWER_EXCERPT));
+    let violation = |what: &str, expected: String, observed: String, span| {
+        Violation::new(Cause::Answer, what, expected, observed).at(span)
+    };
+    if let Some(text) = &expect.text
+        && answer.text != text.get_ref()
+    {
+        violations.push(violation(
+            "text",
+            format!("{:?}", text.get_ref()),
+            quoted(),
+            text.span(),
+        ));
     }
     if let Some(text) = &expect.text_trimmed
-        && answer.text.trim() != text.trim()
+        && answer.text.trim() != text.get_ref().trim()
     {
-        violations.push(Violation::new(
+        violations.push(violation(
             "text (trimmed)",
-            format!("{:?}", text.trim()),
+            format!("{:?}", text.get_ref().trim()),
             format!("{:?}", excerpt(answer.text.trim(), ANSWER_EXCERPT)),
+            text.span(),
         ));
     }
     if let Some(needles) = &expect.text_contains {
-        for needle in needles.as_slice() {
+        for needle in needles.get_ref().as_slice() {
             if !answer.text.contains(needle.as_str()) {
-                violations.push(Violation::new(
+                violations.push(violation(
                     "text",
                     format!("to contain {needle:?}"),
                     quoted(),
+                    needles.span(),
                 ));
             }
         }
     }
     if let Some(pattern) = &expect.text_regex
-        && !pattern.0.is_match(answer.text)
+        && !pattern.get_ref().0.is_match(answer.text)
     {
-        violations.push(Violation::new(
+        violations.push(violation(
             "text",
-            format!("to match /{}/", pattern.0.as_str()),
+            format!("to match /{}/", pattern.get_ref().0.as_str()),
             quoted(),
+            pattern.span(),
         ));
     }
-    if let Some(schema) = schema {
-        match serde_json::from_str::<Value>(answer.text.trim()) {
-            Ok(json) => {
-                for error in schema.iter_errors(&json) {
-                    let path = error.instance_path().to_string();
-                    violations.push(Violation::new(
-                        format!(
-                            "answer json at {}",
-                            if path.is_empty() { "/" } else { &path }
-                        ),
-                        "valid against the schema",
-                        error.to_string(),
-                    ));
-                }
+}
+
+fn judge_answer_schema(
+    schema: &jsonschema::Validator,
+    text: &str,
+    at: Option<Range<usize>>,
+    violations: &mut Vec<Violation>,
+) {
+    let mut found = Vec::new();
+    match serde_json::from_str::<Value>(text.trim()) {
+        Ok(json) => {
+            for error in schema.iter_errors(&json) {
+                let path = error.instance_path().to_string();
+                found.push(Violation::new(
+                    Cause::Schema,
+                    format!(
+                        "answer json at {}",
+                        if path.is_empty() { "/" } else { &path }
+                    ),
+                    "valid against the schema",
+                    error.to_string(),
+                ));
             }
-            Err(e) => violations.push(Violation::new(
-                "answer",
-                "JSON",
-                format!("{e} in {}", quoted()),
-            )),
         }
+        Err(e) => found.push(Violation::new(
+            Cause::Schema,
+            "answer",
+            "JSON",
+            format!("{e} in {:?}", excerpt(text, ANSWER_EXCERPT)),
+        )),
     }
-    if let Some(reason) = &expect.finish_reason
-        && answer.finish_reason != Some(reason.as_str())
-    {
-        violations.push(Violation::new(
-            "finish_reason",
-            format!("{reason:?}"),
-            answer
-                .finish_reason
-                .map_or("none".to_string(), |r| format!("{r:?}")),
-        ));
+    for mut violation in found {
+        violation.at.clone_from(&at);
+        violations.push(violation);
     }
+}
+
+fn judge_token_bounds(
+    expect: &InferenceExpect,
+    output_tokens: Option<u64>,
+    violations: &mut Vec<Violation>,
+) {
     let bounds = [
         (
-            expect.min_output_tokens,
+            &expect.min_output_tokens,
             ">=",
             (|n, b| n >= b) as fn(u64, u64) -> bool,
         ),
-        (expect.max_output_tokens, "<=", |n, b| n <= b),
+        (&expect.max_output_tokens, "<=", |n, b| n <= b),
     ];
     for (bound, symbol, holds) in bounds {
         let Some(bound) = bound else { continue };
-        match answer.output_tokens {
-            Some(n) if holds(n, bound) => {}
-            Some(n) => violations.push(Violation::new(
-                "output tokens",
-                format!("{symbol} {bound}"),
-                n.to_string(),
-            )),
-            None => violations.push(Violation::new(
-                "output tokens",
-                format!("{symbol} {bound}"),
-                "unknown: the server gave no count and the answer was not streamed",
-            )),
-        }
+        let expected = format!("{symbol} {}", bound.get_ref());
+        let observed = match output_tokens {
+            Some(n) if holds(n, *bound.get_ref()) => continue,
+            Some(n) => n.to_string(),
+            None => "unknown: the server gave no count and the answer was not streamed".into(),
+        };
+        violations.push(
+            Violation::new(Cause::Threshold, "output tokens", expected, observed).at(bound.span()),
+        );
     }
-    for (metric, threshold) in expect.thresholds() {
-        let observed = figures
-            .iter()
-            .find(|(name, _)| *name == metric)
-            .map(|(_, v)| *v);
-        violations.extend(judge_threshold(metric, &threshold, observed));
-    }
-    violations
 }
 
 #[cfg(test)]
@@ -150,7 +197,8 @@ mod tests {
             finish_reason: Some("stop"),
             output_tokens: Some(4),
         };
-        judge_inference(&expect(rules), None, &answer, figures)
+        let figures: Vec<Figure> = figures.iter().map(|(n, v)| Figure::new(*n, *v)).collect();
+        judge_inference(&expect(rules), None, &answer, &figures)
             .iter()
             .map(ToString::to_string)
             .collect()

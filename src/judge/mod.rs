@@ -7,26 +7,64 @@ pub mod smoke;
 pub mod threshold;
 
 use std::fmt;
+use std::ops::Range;
 
-/// One expectation that did not hold, with both sides spelled out for the report.
+/// What kind of expectation failed: the JUnit failure `type`, so that a CI page can tell a
+/// slow server (threshold) from a wrong answer or a broken endpoint at a glance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Cause {
+    Status,
+    Body,
+    Json,
+    Schema,
+    Answer,
+    Threshold,
+}
+
+impl Cause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Status => "status",
+            Cause::Body => "body",
+            Cause::Json => "json",
+            Cause::Schema => "schema",
+            Cause::Answer => "answer",
+            Cause::Threshold => "threshold",
+        }
+    }
+}
+
+/// One expectation that did not hold, with both sides spelled out for the report, and
+/// where in the scenario file the expectation was written (a byte span of its text).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
+    pub cause: Cause,
     pub what: String,
     pub expected: String,
     pub observed: String,
+    pub at: Option<Range<usize>>,
 }
 
 impl Violation {
     pub fn new(
+        cause: Cause,
         what: impl Into<String>,
         expected: impl Into<String>,
         observed: impl Into<String>,
     ) -> Self {
         Violation {
+            cause,
             what: what.into(),
             expected: expected.into(),
             observed: observed.into(),
+            at: None,
         }
+    }
+
+    /// Where the expectation was written.
+    pub fn at(mut self, span: Range<usize>) -> Self {
+        self.at = Some(span);
+        self
     }
 }
 

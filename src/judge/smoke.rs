@@ -1,24 +1,15 @@
 //! Judging one HTTP response against a smoke check's expectations.
 
-use std::time::Duration;
-
 use serde_json::Value;
+use toml::Spanned;
 
-use super::Violation;
-use crate::scenario::duration::format_duration;
+use super::{Cause, Violation};
+use crate::client::http::Response;
 use crate::scenario::{JsonExpect, SmokeExpect};
-use crate::text::excerpt;
+use crate::text::{excerpt, format_duration};
 
 /// How much of a body a failure message quotes.
 const BODY_EXCERPT: usize = 300;
-
-/// What the client saw; plain data so judging needs no network.
-#[derive(Debug, Clone)]
-pub struct Response {
-    pub status: u16,
-    pub body: Vec<u8>,
-    pub latency: Duration,
-}
 
 /// Every violated expectation, in the order they are written in the format reference.
 pub fn judge_smoke(
@@ -28,35 +19,48 @@ pub fn judge_smoke(
 ) -> Vec<Violation> {
     let mut violations = Vec::new();
     let body = String::from_utf8_lossy(&response.body);
+    let quoted = || format!("{:?}", excerpt(&body, BODY_EXCERPT));
     judge_status(expect, response.status, &mut violations);
     if let Some(needles) = &expect.body_contains {
-        for needle in needles.as_slice() {
+        for needle in needles.get_ref().as_slice() {
             if !body.contains(needle.as_str()) {
-                violations.push(Violation::new(
-                    "body",
-                    format!("to contain {needle:?}"),
-                    format!("{:?}", excerpt(&body, BODY_EXCERPT)),
-                ));
+                violations.push(
+                    Violation::new(
+                        Cause::Body,
+                        "body",
+                        format!("to contain {needle:?}"),
+                        quoted(),
+                    )
+                    .at(needles.span()),
+                );
             }
         }
     }
     if let Some(equals) = &expect.body_equals
-        && body != equals.as_str()
+        && body != equals.get_ref().as_str()
     {
-        violations.push(Violation::new(
-            "body",
-            format!("{equals:?}"),
-            format!("{:?}", excerpt(&body, BODY_EXCERPT)),
-        ));
+        violations.push(
+            Violation::new(
+                Cause::Body,
+                "body",
+                format!("{:?}", equals.get_ref()),
+                quoted(),
+            )
+            .at(equals.span()),
+        );
     }
     if let Some(pattern) = &expect.body_regex
-        && !pattern.0.is_match(&body)
+        && !pattern.get_ref().0.is_match(&body)
     {
-        violations.push(Violation::new(
-            "body",
-            format!("to match /{}/", pattern.0.as_str()),
-            format!("{:?}", excerpt(&body, BODY_EXCERPT)),
-        ));
+        violations.push(
+            Violation::new(
+                Cause::Body,
+                "body",
+                format!("to match /{}/", pattern.get_ref().0.as_str()),
+                quoted(),
+            )
+            .at(pattern.span()),
+        );
     }
     if !expect.json.is_empty() || schema.is_some() {
         match serde_json::from_slice::<Value>(&response.body) {
@@ -65,46 +69,78 @@ pub fn judge_smoke(
                     judge_pointer(&pointer.0, rule, json.pointer(&pointer.0), &mut violations);
                 }
                 if let Some(schema) = schema {
-                    judge_schema(schema, &json, &mut violations);
+                    let at = expect.json_schema.as_ref().map(Spanned::span);
+                    judge_schema(schema, &json, at, &mut violations);
                 }
             }
             Err(e) => violations.push(Violation::new(
+                Cause::Json,
                 "body",
                 "valid JSON",
-                format!("{e} in {:?}", excerpt(&body, BODY_EXCERPT)),
+                format!("{e} in {}", quoted()),
             )),
         }
     }
-    if let Some(max) = expect.max_latency
-        && response.latency > max.0
+    if let Some(max) = &expect.max_latency
+        && response.latency > max.get_ref().0
     {
-        violations.push(Violation::new(
-            "latency",
-            format!("<= {}", format_duration(max.0)),
-            format_duration(response.latency),
-        ));
+        violations.push(
+            Violation::new(
+                Cause::Threshold,
+                "latency",
+                format!("<= {}", format_duration(max.get_ref().0)),
+                format_duration(response.latency),
+            )
+            .at(max.span()),
+        );
     }
     violations
 }
 
 fn judge_status(expect: &SmokeExpect, status: u16, violations: &mut Vec<Violation>) {
     match &expect.status {
-        Some(allowed) if !allowed.as_slice().contains(&status) => {
-            let list: Vec<String> = allowed.as_slice().iter().map(u16::to_string).collect();
-            violations.push(Violation::new(
-                "status",
-                list.join(" or "),
-                status.to_string(),
-            ));
+        Some(allowed) if !allowed.get_ref().as_slice().contains(&status) => {
+            let list: Vec<String> = allowed
+                .get_ref()
+                .as_slice()
+                .iter()
+                .map(u16::to_string)
+                .collect();
+            violations.push(
+                Violation::new(
+                    Cause::Status,
+                    "status",
+                    list.join(" or "),
+                    status.to_string(),
+                )
+                .at(allowed.span()),
+            );
         }
         None if !(200..300).contains(&status) => {
-            violations.push(Violation::new("status", "2xx", status.to_string()));
+            violations.push(Violation::new(
+                Cause::Status,
+                "status",
+                "2xx",
+                status.to_string(),
+            ));
         }
         _ => {}
     }
 }
 
+/// Every violation of the rules at one pointer, each placed where the rules are written.
 fn judge_pointer(
+    pointer: &str,
+    rule: &Spanned<JsonExpect>,
+    value: Option<&Value>,
+    violations: &mut Vec<Violation>,
+) {
+    let mut found = Vec::new();
+    judge_pointer_rules(pointer, rule.get_ref(), value, &mut found);
+    violations.extend(found.into_iter().map(|v| v.at(rule.span())));
+}
+
+fn judge_pointer_rules(
     pointer: &str,
     rule: &JsonExpect,
     value: Option<&Value>,
@@ -118,24 +154,26 @@ fn judge_pointer(
             pointer
         }
     );
+    let violation = |expected: String, observed: String| {
+        Violation::new(Cause::Json, what.clone(), expected, observed)
+    };
     let Some(value) = value else {
         if rule.exists != Some(false) {
-            violations.push(Violation::new(what, "a value", "nothing at this pointer"));
+            violations.push(violation(
+                "a value".into(),
+                "nothing at this pointer".into(),
+            ));
         }
         return;
     };
     if rule.exists == Some(false) {
-        violations.push(Violation::new(what, "no value", value.to_string()));
+        violations.push(violation("no value".into(), value.to_string()));
         return;
     }
     if let Some(expected) = &rule.equals
         && !json_equal(expected, value)
     {
-        violations.push(Violation::new(
-            what.clone(),
-            expected.to_string(),
-            value.to_string(),
-        ));
+        violations.push(violation(expected.to_string(), value.to_string()));
     }
     if let Some(pattern) = &rule.regex {
         let text = match value {
@@ -143,8 +181,7 @@ fn judge_pointer(
             other => other.to_string(),
         };
         if !pattern.0.is_match(&text) {
-            violations.push(Violation::new(
-                what.clone(),
+            violations.push(violation(
                 format!("to match /{}/", pattern.0.as_str()),
                 value.to_string(),
             ));
@@ -160,13 +197,11 @@ fn judge_pointer(
         };
         match len {
             Some(len) if len >= min => {}
-            Some(len) => violations.push(Violation::new(
-                what.clone(),
+            Some(len) => violations.push(violation(
                 format!("length >= {min}"),
                 format!("length {len}"),
             )),
-            None => violations.push(Violation::new(
-                what.clone(),
+            None => violations.push(violation(
                 format!("an array, object or string of length >= {min}"),
                 value.to_string(),
             )),
@@ -194,11 +229,13 @@ fn judge_numbers(what: &str, rule: &JsonExpect, value: &Value, violations: &mut 
         match value.as_f64() {
             Some(number) if holds(number, bound) => {}
             Some(number) => violations.push(Violation::new(
+                Cause::Json,
                 what,
                 format!("{symbol} {bound}"),
                 number.to_string(),
             )),
             None => violations.push(Violation::new(
+                Cause::Json,
                 what,
                 format!("a number {symbol} {bound}"),
                 value.to_string(),
@@ -208,17 +245,25 @@ fn judge_numbers(what: &str, rule: &JsonExpect, value: &Value, violations: &mut 
 }
 
 /// Lists every schema violation with the instance path it occurred at.
-fn judge_schema(schema: &jsonschema::Validator, json: &Value, violations: &mut Vec<Violation>) {
+fn judge_schema(
+    schema: &jsonschema::Validator,
+    json: &Value,
+    at: Option<std::ops::Range<usize>>,
+    violations: &mut Vec<Violation>,
+) {
     for error in schema.iter_errors(json) {
         let path = error.instance_path().to_string();
-        violations.push(Violation::new(
+        let mut violation = Violation::new(
+            Cause::Schema,
             format!(
                 "json schema at {}",
                 if path.is_empty() { "/" } else { &path }
             ),
             "valid",
             error.to_string(),
-        ));
+        );
+        violation.at.clone_from(&at);
+        violations.push(violation);
     }
 }
 
@@ -228,6 +273,7 @@ mod tests {
     use crate::scenario::parse_scenario;
     use rstest::rstest;
     use serde_json::json;
+    use std::time::Duration;
 
     fn expect(toml_expect: &str) -> SmokeExpect {
         let text = format!(
@@ -277,6 +323,41 @@ mod tests {
         let violations = judge_smoke(&expect(rules), None, &response(status, body, latency_ms));
         let messages: Vec<String> = violations.iter().map(ToString::to_string).collect();
         assert_eq!(messages, expected);
+    }
+
+    /// Each violation carries the cause that names its JUnit failure type, and the span of
+    /// the expectation that set it (line 6 holds `expect`; its column is where the entry's
+    /// value starts).
+    #[rstest]
+    #[case("{ status = 204 }", "{}", Cause::Status, Some(21))]
+    #[case("{}", "{}", Cause::Status, None)]
+    #[case("{ body_contains = \"zz\" }", "{}", Cause::Body, Some(28))]
+    #[case(
+        "{ json = { \"/v\" = { equals = 2 } } }",
+        "{\"v\": 1}",
+        Cause::Json,
+        Some(28)
+    )]
+    #[case("{ max_latency = \"1ms\" }", "{}", Cause::Threshold, Some(26))]
+    fn causes_and_places(
+        #[case] rules: &str,
+        #[case] body: &str,
+        #[case] cause: Cause,
+        #[case] col: Option<usize>,
+    ) {
+        let text = format!(
+            "[target]\nbase_url = \"http://127.0.0.1:1\"\n[[smoke]]\nname = \"c\"\nget = \"/\"\nexpect = {rules}\n"
+        );
+        let mut doc = parse_scenario(&text, &|_: &str| None).unwrap();
+        let expect = doc.smoke.remove(0).into_inner().expect;
+        let status = if rules == "{}" { 503 } else { 200 };
+        let violations = judge_smoke(&expect, None, &response(status, body, 5));
+        assert_eq!(violations[0].cause, cause, "{violations:?}");
+        let place = violations[0]
+            .at
+            .as_ref()
+            .map(|span| crate::scenario::diagnostic::line_col(&text, span.start));
+        assert_eq!(place, col.map(|c| (6, c)), "{violations:?}");
     }
 
     #[test]

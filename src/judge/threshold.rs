@@ -1,7 +1,7 @@
 //! A metric threshold against an observed value. A threshold on a metric the response did
 //! not produce is a violation, never a silent pass.
 
-use super::Violation;
+use super::{Cause, Violation};
 use crate::scenario::Threshold;
 
 pub fn judge_threshold(
@@ -12,11 +12,13 @@ pub fn judge_threshold(
     match observed {
         Some(value) if threshold.holds(value) => None,
         Some(value) => Some(Violation::new(
+            Cause::Threshold,
             metric,
             threshold.to_string(),
             threshold.format_value(value),
         )),
         None => Some(Violation::new(
+            Cause::Threshold,
             metric,
             threshold.to_string(),
             "no value: this response does not produce it (see the metric definitions in the README)",

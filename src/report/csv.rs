@@ -1,6 +1,7 @@
 //! `results.csv`: one row per case, fixed columns first, then one column per figure name
-//! seen in the run, then one per text label (empty where a case has none). Durations are
-//! in seconds.
+//! seen in the run, then one per text label (empty where a case has none). Figures are in
+//! their base units, whatever kind produced them: seconds for durations, a fraction for
+//! ratios, per second for rates.
 
 use super::record::Record;
 
@@ -18,9 +19,9 @@ const FIXED: &[&str] = &[
 pub fn render(records: &[Record]) -> Vec<u8> {
     let mut figure_names: Vec<&str> = Vec::new();
     for record in records {
-        for (name, _) in &record.figures {
-            if !figure_names.contains(&name.as_str()) {
-                figure_names.push(name);
+        for figure in &record.figures {
+            if !figure_names.contains(&figure.name.as_str()) {
+                figure_names.push(&figure.name);
             }
         }
     }
@@ -53,8 +54,8 @@ pub fn render(records: &[Record]) -> Vec<u8> {
             record.message.clone().unwrap_or_default(),
         ];
         for name in &figure_names {
-            let value = record.figures.iter().find(|(n, _)| n == name);
-            row.push(value.map(|(_, v)| v.to_string()).unwrap_or_default());
+            let value = record.figures.iter().find(|figure| figure.name == *name);
+            row.push(value.map(|f| f.value.to_string()).unwrap_or_default());
         }
         for name in &label_names {
             let value = record.labels.iter().find(|(n, _)| n == name);

@@ -1,29 +1,12 @@
-//! Figures as people read them: durations in ms or s, rates with their unit.
+//! Figures as people read them, each in the unit its record carries.
 
-use crate::scenario::duration::format_seconds;
-use crate::scenario::metric::{MetricUnit, unit_of};
+use crate::metric::Figure;
 
-/// Figure names whose values are seconds (kept as `f64` seconds everywhere): the metrics
-/// measured in seconds, and a case's own duration.
-pub fn is_seconds(name: &str) -> bool {
-    name == "duration" || unit_of(name) == Some(MetricUnit::Seconds)
-}
-
-pub fn format_figure(name: &str, value: f64) -> String {
-    if is_seconds(name) {
-        format_seconds(value)
-    } else if value.fract() == 0.0 && value.abs() < 1e15 {
-        format!("{value:.0}")
-    } else {
-        format!("{value:.3}")
-    }
-}
-
-/// One `name = value` line per figure, for JUnit system-out and the summary.
-pub fn format_figures(figures: &[(String, f64)]) -> String {
+/// One `name = value` line per figure, for JUnit system-out.
+pub fn format_figures(figures: &[Figure]) -> String {
     figures
         .iter()
-        .map(|(name, value)| format!("{name} = {}", format_figure(name, *value)))
+        .map(|figure| format!("{} = {}", figure.name, figure.display_value()))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -31,14 +14,23 @@ pub fn format_figures(figures: &[(String, f64)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rstest::rstest;
+    use crate::metric::Unit;
 
-    #[rstest]
-    #[case("latency", 0.0123, "12.3ms")]
-    #[case("itl.max", 0.002, "2ms")]
-    #[case("status", 200.0, "200")]
-    #[case("tokens_per_s", 131.256, "131.256")]
-    fn formats(#[case] name: &str, #[case] value: f64, #[case] expected: &str) {
-        assert_eq!(format_figure(name, value), expected);
+    #[test]
+    fn every_figure_in_its_own_unit() {
+        let figures = [
+            Figure::new("latency", 0.0123),
+            Figure::new("http_status", 200.0),
+            Figure::new("tokens_per_s", 131.256),
+            Figure {
+                name: "error_rate".into(),
+                value: 0.025,
+                unit: Unit::Ratio,
+            },
+        ];
+        assert_eq!(
+            format_figures(&figures),
+            "latency = 12.3ms\nhttp_status = 200\ntokens_per_s = 131.256\nerror_rate = 2.5%"
+        );
     }
 }

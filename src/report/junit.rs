@@ -49,10 +49,11 @@ fn testcase(record: &Record, classname: &str) -> TestCase {
         .filter(|rest| !rest.is_empty())
         .unwrap_or(&record.name);
     let message = record.message.as_deref().unwrap_or("");
+    let cause = record.cause.as_deref();
     let mut case = match record.status {
         Status::Passed => TestCase::success(short_name, time),
-        Status::Failed => TestCase::failure(short_name, time, "threshold", message),
-        Status::Error => TestCase::error(short_name, time, "error", message),
+        Status::Failed => TestCase::failure(short_name, time, cause.unwrap_or("failure"), message),
+        Status::Error => TestCase::error(short_name, time, cause.unwrap_or("error"), message),
         Status::Skipped => TestCase::skipped_with_cause(short_name, "ignored", message),
     };
     case.set_classname(classname);

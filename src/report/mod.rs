@@ -5,7 +5,6 @@
 //! the artifacts from all records of the run under a file lock, so no process overwrites
 //! another's results.
 
-pub mod atomic;
 pub mod csv;
 pub mod figures;
 pub mod junit;
@@ -15,7 +14,7 @@ pub mod summary;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use atomic::write_atomic;
+use crate::atomic::write_atomic;
 pub use record::{Record, Status};
 
 /// Writes `junit.xml`, `results.csv` and `summary.md`; returns the JUnit path.

@@ -5,7 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Kind;
+use crate::kind::Kind;
+use crate::metric::Figure;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -43,8 +44,12 @@ pub struct Record {
     pub duration_s: f64,
     /// For failures and errors the reason; for skipped cases why.
     pub message: Option<String>,
-    /// Key figures under stable names, in the order the check produced them.
-    pub figures: Vec<(String, f64)>,
+    /// For failures and errors, what failed (`threshold`, `status, schema`, `request`):
+    /// the JUnit `type`.
+    pub cause: Option<String>,
+    /// Key figures under stable names with their units, in the order the check produced
+    /// them.
+    pub figures: Vec<Figure>,
     /// Text facts under stable names (`output_tokens_source`, `finish_reason`).
     pub labels: Vec<(String, String)>,
     /// Free text for the report (system-out in JUnit).

@@ -1,7 +1,7 @@
 //! `summary.md`: the human summary of a run, for a CI job page or a terminal.
 
-use super::figures::format_figure;
 use super::record::{Record, Status};
+use crate::text::format_seconds;
 
 pub fn render(records: &[Record]) -> String {
     let count = |status| records.iter().filter(|r| r.status == status).count();
@@ -18,13 +18,13 @@ pub fn render(records: &[Record]) -> String {
         let figures: Vec<String> = record
             .figures
             .iter()
-            .map(|(name, value)| format!("{name} {}", format_figure(name, *value)))
+            .map(|figure| format!("{} {}", figure.name, figure.display_value()))
             .collect();
         text.push_str(&format!(
             "| `{}` | {} | {} | {} |\n",
             record.name,
             record.status.as_str(),
-            format_figure("duration", record.duration_s),
+            format_seconds(record.duration_s),
             figures.join(", ")
         ));
     }
@@ -32,13 +32,30 @@ pub fn render(records: &[Record]) -> String {
         .iter()
         .filter(|r| matches!(r.status, Status::Failed | Status::Error))
         .collect();
+    let skipped: Vec<&Record> = records
+        .iter()
+        .filter(|r| r.status == Status::Skipped)
+        .collect();
+    if !skipped.is_empty() {
+        text.push_str("\n## Skipped\n\n");
+        for record in skipped {
+            text.push_str(&format!(
+                "- `{}`: {}\n",
+                record.name,
+                record.message.as_deref().unwrap_or("no reason given")
+            ));
+        }
+    }
     if !problems.is_empty() {
         text.push_str("\n## Failures and errors\n");
         for record in problems {
+            let status = match &record.cause {
+                Some(cause) => format!("{}: {cause}", record.status.as_str()),
+                None => record.status.as_str().to_string(),
+            };
             text.push_str(&format!(
-                "\n### `{}` ({})\n\n```\n{}\n```\n",
+                "\n### `{}` ({status})\n\n```\n{}\n```\n",
                 record.name,
-                record.status.as_str(),
                 record.message.as_deref().unwrap_or("")
             ));
         }

@@ -4,25 +4,27 @@ use crate::catalog::InferenceSpec;
 use crate::inference::client::generate;
 use crate::inference::models::{has_model, list_models};
 use crate::judge::inference::{Answer, judge_inference};
+use crate::metric::Figure;
 use crate::target::Target;
 use crate::text::excerpt;
 
-use super::outcome::Outcome;
-use super::prepare_target;
+use super::context::RunContext;
+use super::outcome::{ErrorCause, Outcome};
 
-pub async fn run(target: &Target, spec: &InferenceSpec) -> Outcome {
-    if let Err(outcome) = prepare_target(target).await {
-        return outcome;
-    }
+pub async fn run(context: &RunContext<'_>, target: &Target, spec: &InferenceSpec) -> Outcome {
     if let Err(message) = ensure_model(target, &spec.check.model).await {
-        return Outcome::error(message);
+        return Outcome::error(ErrorCause::Request, message);
     }
     let generation = match generate(target, &spec.request, spec.limits).await {
         Ok(generation) => generation,
-        Err(e) => return Outcome::error(e.to_string()),
+        Err(e) => return Outcome::error(ErrorCause::Request, e.to_string()),
     };
     let metrics = &generation.metrics;
-    let figures = metrics.figures();
+    let figures: Vec<Figure> = metrics
+        .figures()
+        .into_iter()
+        .map(|(name, value)| Figure::new(name, value))
+        .collect();
     let answer = Answer {
         text: &generation.text,
         finish_reason: generation.finish_reason.as_deref(),
@@ -45,11 +47,7 @@ pub async fn run(target: &Target, spec: &InferenceSpec) -> Outcome {
         spec.check.model,
         excerpt(&generation.text, 200)
     );
-    let mut outcome = Outcome::judged(
-        &heading,
-        &violations,
-        figures.iter().map(|(n, v)| (n.to_string(), *v)).collect(),
-    );
+    let mut outcome = Outcome::judged(&heading, &violations, figures, context.file);
     outcome.labels = vec![
         (
             "output_tokens_source".into(),
@@ -84,5 +82,39 @@ async fn ensure_model(target: &Target, model: &str) -> Result<(), String> {
                 names.join(", ")
             }
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::inference::chunk::ServerCounts;
+    use crate::inference::metrics::{Timeline, compute};
+    use crate::metric::unit_of;
+    use crate::scenario::inference::INFERENCE_FIGURES;
+
+    /// A figure that is not in the registry would have no unit in the reports, and one that
+    /// is not a threshold key could not be judged: hold the metrics code to both lists.
+    #[test]
+    fn every_figure_is_registered_and_takes_a_threshold() {
+        let timeline = Timeline {
+            first_byte_s: Some(0.1),
+            content_chunks_s: vec![0.2, 0.3, 0.4],
+            end_s: 0.5,
+            streamed: true,
+        };
+        let counts = ServerCounts {
+            output_tokens: Some(3),
+            prompt_tokens: Some(5),
+            prompt_seconds: Some(0.1),
+            load_seconds: Some(0.2),
+            server_tokens_per_s: Some(10.0),
+            ..ServerCounts::default()
+        };
+        let figures = compute(&timeline, &counts).figures();
+        assert_eq!(figures.len(), INFERENCE_FIGURES.len(), "{figures:?}");
+        for (name, _) in figures {
+            assert!(INFERENCE_FIGURES.contains(&name), "{name}");
+            assert!(unit_of(name).is_some(), "{name}");
+        }
     }
 }

@@ -1,37 +1,41 @@
 //! Cases become libtest-mimic trials; this module runs them and keeps their records.
 //!
-//! Scheduling rule: smoke and inference checks may run in parallel with each other, but a
-//! measurement case (baseline, SLA) holds the lock exclusively, so nothing else runs on the
-//! machine while it measures. Under cargo-nextest, where each case is a process, the shipped
-//! `.config/nextest.toml` makes measurement cases require every test slot instead.
+//! Every kind goes through one dispatch ([`run_check`]) with the same [`RunContext`]. The
+//! scheduling rule is in [`schedule`]: cases that measure a server take turns on it.
+//! Under cargo-nextest, where each case is a process, the shipped `.config/nextest.toml`
+//! gives measuring cases every test slot instead.
 //!
 //! A managed target is stopped as soon as the last case that will run against it is done,
 //! so one scenario's server does not run (and compete) during the next scenario's checks.
 
+pub mod context;
 pub mod inference;
 pub mod outcome;
+pub mod schedule;
 pub mod signals;
 pub mod smoke;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use once_cell::sync::OnceCell;
 
-use crate::catalog::{Case, CaseBody};
+use crate::catalog::{Case, CaseBody, Spec};
 use crate::config::Config;
 use crate::report::{self, Record, Status};
 use crate::target::{Redactor, Target};
-use outcome::Outcome;
+use context::{Progress, RunContext};
+use outcome::{ErrorCause, Outcome};
+use schedule::Scheduler;
 
 pub struct Runner {
     config: Config,
     redactor: Redactor,
     /// One runtime for the whole run, built on first use so that `--list` starts no threads.
     runtime: OnceCell<tokio::runtime::Runtime>,
-    exclusive: RwLock<()>,
+    scheduler: Scheduler,
     records: Mutex<Vec<Record>>,
     /// Per target (by address), how many cases that will run have not finished yet.
     remaining: Mutex<HashMap<usize, usize>>,
@@ -41,6 +45,8 @@ pub struct Runner {
     /// artifacts show for it if the run is interrupted or aborted, so that a cut-short run
     /// never reads as green.
     unfinished: Mutex<Vec<Record>>,
+    /// Load errors that the run's filter left out: the run still fails on them.
+    hidden_load_errors: Mutex<Vec<String>>,
 }
 
 /// The message of a case the run ended before.
@@ -53,11 +59,12 @@ impl Runner {
             config,
             redactor,
             runtime: OnceCell::new(),
-            exclusive: RwLock::new(()),
+            scheduler: Scheduler::default(),
             records: Mutex::new(Vec::new()),
             remaining: Mutex::new(HashMap::new()),
             writing: Mutex::new(()),
             unfinished: Mutex::new(Vec::new()),
+            hidden_load_errors: Mutex::new(Vec::new()),
         })
     }
 
@@ -87,6 +94,12 @@ impl Runner {
             let trial =
                 Trial::ignorable_test(case.name.clone(), move || runner.run_case(&for_trial))
                     .with_ignored_flag(disabled.is_some());
+            // A filter must not hide a broken file: the run fails on it all the same.
+            if !args.list && args.is_filtered_out(&trial) {
+                if let CaseBody::LoadError(message) = &case.body {
+                    self.hide_load_error(&case, message);
+                }
+            }
             // Listing runs nothing: no records, no plan.
             if !args.list && !args.is_filtered_out(&trial) {
                 match (disabled, args.is_ignored(&trial)) {
@@ -97,7 +110,7 @@ impl Runner {
                     // Ignored for another reason (`--bench`): libtest reports it, nothing runs.
                     (None, true) => {}
                     (_, false) => {
-                        let unfinished = Outcome::error(UNFINISHED);
+                        let unfinished = Outcome::error(ErrorCause::Unfinished, UNFINISHED);
                         let record = self.record(&case, unfinished, SystemTime::now(), 0.0);
                         self.plan(record, target.as_ref());
                     }
@@ -106,6 +119,28 @@ impl Runner {
             trials.push(trial);
         }
         trials
+    }
+
+    /// Keeps a load error the filter left out: recorded as an error in the artifacts, and
+    /// said again after the run, which fails.
+    fn hide_load_error(&self, case: &Case, message: &str) {
+        let outcome = Outcome::error(ErrorCause::Load, message);
+        self.store(self.record(case, outcome, SystemTime::now(), 0.0));
+        self.hidden_load_errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(format!(
+                "{} (left out by the filter):\n{message}",
+                case.name
+            ));
+    }
+
+    /// The load errors the filter left out; a run with any fails.
+    pub fn hidden_load_errors(&self) -> Vec<String> {
+        self.hidden_load_errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Notes a case that will run: for its target's count, and as unfinished until it is.
@@ -138,20 +173,18 @@ impl Runner {
     fn run_case(&self, case: &Case) -> Result<Completion, Failed> {
         let started_at = SystemTime::now();
         let clock = Instant::now();
-        let outcome = {
-            let _shared;
-            let _exclusive;
-            if case.kind.is_measurement() {
-                _exclusive = self.exclusive.write().unwrap_or_else(|e| e.into_inner());
-            } else {
-                _shared = self.exclusive.read().unwrap_or_else(|e| e.into_inner());
-            }
-            match &case.body {
-                CaseBody::LoadError(message) => Outcome::error(message.clone()),
-                CaseBody::Smoke(target, spec) => self.runtime().block_on(smoke::run(target, spec)),
-                CaseBody::Inference(target, spec) => {
-                    self.runtime().block_on(inference::run(target, spec))
-                }
+        let outcome = match &case.body {
+            CaseBody::LoadError(message) => Outcome::error(ErrorCause::Load, message.clone()),
+            CaseBody::Check { target, spec } => {
+                let turn = self.scheduler.turn(spec.schedule(), target);
+                let _turn = turn.wait();
+                let context = RunContext {
+                    config: &self.config,
+                    redactor: &self.redactor,
+                    file: &case.file,
+                    progress: Progress::new(&case.name, &self.redactor),
+                };
+                self.runtime().block_on(run_check(&context, target, spec))
             }
         };
         let duration_s = clock.elapsed().as_secs_f64();
@@ -181,11 +214,12 @@ impl Runner {
     ) -> Record {
         Record {
             name: case.name.clone(),
-            kind: case.kind,
+            kind: case.kind(),
             scenario: case.scenario.clone(),
             check: case.check.clone(),
-            file: case.file.display().to_string(),
+            file: case.file.path.display().to_string(),
             status: outcome.status,
+            cause: outcome.cause,
             started_at: started_at
                 .duration_since(UNIX_EPOCH)
                 .map_or(0.0, |d| d.as_secs_f64()),
@@ -242,18 +276,40 @@ impl Runner {
     }
 }
 
+/// The one dispatch of every kind: the target made ready, then the kind's own run.
+async fn run_check(context: &RunContext<'_>, target: &Target, spec: &Spec) -> Outcome {
+    if let Err(outcome) = prepare_target(context, target).await {
+        return outcome;
+    }
+    match spec {
+        Spec::Smoke(spec) => smoke::run(context, target, spec).await,
+        Spec::Inference(spec) => inference::run(context, target, spec).await,
+    }
+}
+
 /// Common preamble of every check against a target: skip an optional target that is not
 /// configured, start a managed one (once), and build its client.
-pub async fn prepare_target(target: &Target) -> Result<(), Outcome> {
+async fn prepare_target(context: &RunContext<'_>, target: &Target) -> Result<(), Outcome> {
     if let Some(reason) = &target.disabled_reason {
         return Err(Outcome::skipped(reason.clone()));
     }
-    let client = target.client().map_err(|e| Outcome::error(e.to_string()))?;
+    let client = target
+        .client()
+        .map_err(|e| Outcome::error(ErrorCause::Target, e.to_string()))?;
     if let Some(managed) = &target.managed {
-        managed
-            .ensure_started(client)
-            .await
-            .map_err(|reason| Outcome::error(format!("managed target did not start: {reason}")))?;
+        if !managed.is_started() {
+            context.progress.say(&format!(
+                "waiting for the {} (ready_timeout {})",
+                managed.name,
+                crate::text::format_duration(managed.ready_timeout)
+            ));
+        }
+        managed.ensure_started(client).await.map_err(|reason| {
+            Outcome::error(
+                ErrorCause::Target,
+                format!("managed target did not start: {reason}"),
+            )
+        })?;
     }
     Ok(())
 }

@@ -1,5 +1,37 @@
 //! Turning byte spans into `file:line:col` and serde's terse messages into helpful ones.
 
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A scenario file's path and text, kept with the checks loaded from it so that anything
+/// holding a span (a failed expectation, long after parsing) can say where it was written.
+#[derive(Debug, Clone, Default)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub text: Arc<str>,
+}
+
+impl SourceFile {
+    pub fn new(path: &Path, text: &str) -> SourceFile {
+        SourceFile {
+            path: path.to_path_buf(),
+            text: text.into(),
+        }
+    }
+
+    /// A file known only by its path (one that could not be read).
+    pub fn unread(path: &Path) -> SourceFile {
+        SourceFile::new(path, "")
+    }
+
+    /// `scenarios/x.toml:12:9` for the start of a span.
+    pub fn locate(&self, span: &Range<usize>) -> String {
+        let (line, col) = line_col(&self.text, span.start);
+        format!("{}:{line}:{col}", self.path.display())
+    }
+}
+
 /// One-based line and column (in characters) of a byte offset.
 pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(source.len());
@@ -30,20 +62,10 @@ pub fn with_suggestion(message: &str) -> String {
         return message.to_string();
     };
     let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-    match closest(unknown, &candidates) {
+    match crate::text::closest(unknown, &candidates) {
         Some(best) => format!("{message}; did you mean `{best}`?"),
         None => message.to_string(),
     }
-}
-
-/// The candidate nearest to `word` when it is near enough to be a likely typo.
-pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (strsim::damerau_levenshtein(word, c), *c))
-        .filter(|(distance, c)| *distance <= (c.len() / 3).max(1) + usize::from(c.len() > 6))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, c)| c)
 }
 
 #[cfg(test)]
@@ -83,5 +105,14 @@ mod tests {
     #[case("missing field `name`", "missing field `name`")]
     fn suggestions(#[case] message: &str, #[case] expected: &str) {
         assert_eq!(with_suggestion(message), expected);
+    }
+
+    #[rstest]
+    #[case(0, "s/x.toml:1:1")]
+    #[case(4, "s/x.toml:2:1")]
+    #[case(6, "s/x.toml:2:3")]
+    fn locates(#[case] offset: usize, #[case] expected: &str) {
+        let file = SourceFile::new(Path::new("s/x.toml"), "abc\nde\n");
+        assert_eq!(file.locate(&(offset..offset + 1)), expected);
     }
 }

@@ -57,33 +57,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .map_err(|_| format!("duration \"{text}\" is out of range"))
 }
 
-/// Formats a duration the way people read latencies: `850µs`, `12.3ms`, `1.25s`.
-pub fn format_duration(d: Duration) -> String {
-    format_seconds(d.as_secs_f64())
-}
-
-/// Like [`format_duration`] for a number of seconds (metrics are kept as `f64` seconds).
-pub fn format_seconds(s: f64) -> String {
-    if s < 1e-3 {
-        format!("{:.0}µs", s * 1e6)
-    } else if s < 1.0 {
-        trim_float(format!("{:.2}", s * 1e3)) + "ms"
-    } else {
-        trim_float(format!("{s:.3}")) + "s"
-    }
-}
-
-fn trim_float(text: String) -> String {
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    }
-}
-
 impl fmt::Display for Dur {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&format_duration(self.0))
+        f.write_str(&crate::text::format_duration(self.0))
     }
 }
 
@@ -127,15 +103,5 @@ mod tests {
     fn rejects(#[case] text: &str, #[case] message: &str) {
         let err = parse_duration(text).unwrap_err();
         assert!(err.contains(message), "{err}");
-    }
-
-    #[rstest]
-    #[case(0.00085, "850µs")]
-    #[case(0.0123, "12.3ms")]
-    #[case(0.5, "500ms")]
-    #[case(1.25, "1.25s")]
-    #[case(10.0, "10s")]
-    fn formats(#[case] seconds: f64, #[case] expected: &str) {
-        assert_eq!(format_seconds(seconds), expected);
     }
 }

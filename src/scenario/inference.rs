@@ -2,10 +2,15 @@
 
 use std::ops::Range;
 
-use serde::Deserialize;
+use std::fmt;
+
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
-use super::metric::{STREAM_ONLY, check_unit, unit_of};
+use crate::metric::{Unit, unit_of};
+use crate::text::closest;
+
 use super::{Dur, OneOrMany, Pattern, SchemaSource, Threshold};
 
 #[derive(Debug, Deserialize)]
@@ -55,67 +60,98 @@ pub enum Endpoint {
     Completion,
 }
 
-/// What the answer must be, and thresholds on every per-request metric.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// What the answer must be, and thresholds on the figures of the request. Every entry
+/// keeps where it was written, so that a failed one is reported at `file:line:col`.
+#[derive(Debug, Default)]
 pub struct InferenceExpect {
     /// The answer exactly, byte for byte.
-    pub text: Option<String>,
+    pub text: Option<Spanned<String>>,
     /// The answer with leading and trailing white space removed.
-    pub text_trimmed: Option<String>,
-    pub text_contains: Option<OneOrMany<String>>,
-    pub text_regex: Option<Pattern>,
+    pub text_trimmed: Option<Spanned<String>>,
+    pub text_contains: Option<Spanned<OneOrMany<String>>>,
+    pub text_regex: Option<Spanned<Pattern>>,
     /// The answer parsed as JSON must match this schema.
-    pub json_schema: Option<SchemaSource>,
-    pub finish_reason: Option<String>,
-    pub min_output_tokens: Option<u64>,
-    pub max_output_tokens: Option<u64>,
-    pub ttfb: Option<Spanned<Threshold>>,
-    pub ttft: Option<Spanned<Threshold>>,
-    pub latency: Option<Spanned<Threshold>>,
-    #[serde(rename = "itl.mean")]
-    pub itl_mean: Option<Spanned<Threshold>>,
-    #[serde(rename = "itl.max")]
-    pub itl_max: Option<Spanned<Threshold>>,
-    pub tpot: Option<Spanned<Threshold>>,
-    pub output_tokens: Option<Spanned<Threshold>>,
-    pub tokens_per_s: Option<Spanned<Threshold>>,
-    pub e2e_tokens_per_s: Option<Spanned<Threshold>>,
-    pub server_tokens_per_s: Option<Spanned<Threshold>>,
-    pub prompt_tokens: Option<Spanned<Threshold>>,
-    pub prompt_tokens_per_s: Option<Spanned<Threshold>>,
-    pub load_duration: Option<Spanned<Threshold>>,
+    pub json_schema: Option<Spanned<SchemaSource>>,
+    pub finish_reason: Option<Spanned<String>>,
+    pub min_output_tokens: Option<Spanned<u64>>,
+    pub max_output_tokens: Option<Spanned<u64>>,
+    /// Every other key names a figure (`ttft`, `"itl.max"`); validation checks that it is
+    /// one an inference request produces and that the threshold's unit fits it.
+    pub thresholds: Vec<(Spanned<String>, Spanned<Threshold>)>,
 }
 
-impl InferenceExpect {
-    /// The metric thresholds that are set, under the metric names of the reports.
-    pub fn thresholds(&self) -> Vec<(&'static str, Threshold)> {
-        self.spanned_thresholds()
-            .into_iter()
-            .map(|(name, threshold)| (name, *threshold.get_ref()))
-            .collect()
+/// The keys of `expect` that are not thresholds.
+const ANSWER_KEYS: &[&str] = &[
+    "text",
+    "text_trimmed",
+    "text_contains",
+    "text_regex",
+    "json_schema",
+    "finish_reason",
+    "min_output_tokens",
+    "max_output_tokens",
+];
+
+/// The figures one inference request produces, each a threshold key; every name is in the
+/// metric registry (a test holds the metrics code to this list).
+pub const INFERENCE_FIGURES: &[&str] = &[
+    "ttfb",
+    "ttft",
+    "latency",
+    "itl.mean",
+    "itl.max",
+    "tpot",
+    "output_tokens",
+    "content_chunks",
+    "tokens_per_s",
+    "e2e_tokens_per_s",
+    "server_tokens_per_s",
+    "prompt_tokens",
+    "prompt_tokens_per_s",
+    "load_duration",
+];
+
+/// Figures that exist only when chunks are streamed: without a stream the first token
+/// arrives with the last, so there are no gaps and no decode time to divide by.
+const STREAM_ONLY: &[&str] = &["itl.mean", "itl.max", "tpot", "tokens_per_s"];
+
+/// A hand-written map visitor instead of derived fields: the threshold keys come from the
+/// metric registry, not from one struct field per metric, and a key that is neither an
+/// answer key nor a figure is reported by validation at its own position with a "did you
+/// mean" over both lists.
+impl<'de> Deserialize<'de> for InferenceExpect {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ExpectVisitor)
+    }
+}
+
+struct ExpectVisitor;
+
+impl<'de> Visitor<'de> for ExpectVisitor {
+    type Value = InferenceExpect;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a table of expectations")
     }
 
-    /// The same with where each is written, for load errors that point at the value.
-    pub fn spanned_thresholds(&self) -> Vec<(&'static str, &Spanned<Threshold>)> {
-        [
-            ("ttfb", &self.ttfb),
-            ("ttft", &self.ttft),
-            ("latency", &self.latency),
-            ("itl.mean", &self.itl_mean),
-            ("itl.max", &self.itl_max),
-            ("tpot", &self.tpot),
-            ("output_tokens", &self.output_tokens),
-            ("tokens_per_s", &self.tokens_per_s),
-            ("e2e_tokens_per_s", &self.e2e_tokens_per_s),
-            ("server_tokens_per_s", &self.server_tokens_per_s),
-            ("prompt_tokens", &self.prompt_tokens),
-            ("prompt_tokens_per_s", &self.prompt_tokens_per_s),
-            ("load_duration", &self.load_duration),
-        ]
-        .into_iter()
-        .filter_map(|(name, threshold)| Some((name, threshold.as_ref()?)))
-        .collect()
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<InferenceExpect, A::Error> {
+        let mut expect = InferenceExpect::default();
+        while let Some(key) = map.next_key::<Spanned<String>>()? {
+            match key.get_ref().as_str() {
+                "text" => expect.text = Some(map.next_value()?),
+                "text_trimmed" => expect.text_trimmed = Some(map.next_value()?),
+                "text_contains" => expect.text_contains = Some(map.next_value()?),
+                "text_regex" => expect.text_regex = Some(map.next_value()?),
+                "json_schema" => expect.json_schema = Some(map.next_value()?),
+                "finish_reason" => expect.finish_reason = Some(map.next_value()?),
+                "min_output_tokens" => expect.min_output_tokens = Some(map.next_value()?),
+                "max_output_tokens" => expect.max_output_tokens = Some(map.next_value()?),
+                _ => expect.thresholds.push((key, map.next_value()?)),
+            }
+        }
+        // Tables arrive in key order; messages follow the order of the file.
+        expect.thresholds.sort_by_key(|(key, _)| key.span().start);
+        Ok(expect)
     }
 }
 
@@ -148,15 +184,21 @@ impl InferenceCheck {
         self.validate_shape().map_err(|message| (message, None))?;
         let name = self.name.get_ref();
         let modes = self.stream.as_slice();
-        for (metric, threshold) in self.expect.spanned_thresholds() {
-            let unit = unit_of(metric).expect("every threshold field is a known metric");
-            let at = Some(threshold.span());
-            check_unit(metric, unit, threshold.get_ref())
+        for (figure, threshold) in &self.expect.thresholds {
+            let at = Some(figure.span());
+            let figure = figure.get_ref().as_str();
+            let unit = figure_unit(figure)
                 .map_err(|e| (format!("inference check \"{name}\": {e}"), at.clone()))?;
-            if STREAM_ONLY.contains(&metric) && modes.contains(&false) {
+            threshold.get_ref().check_fits(figure, unit).map_err(|e| {
+                (
+                    format!("inference check \"{name}\": {e}"),
+                    Some(threshold.span()),
+                )
+            })?;
+            if STREAM_ONLY.contains(&figure) && modes.contains(&false) {
                 return Err((
                     format!(
-                        "inference check \"{name}\": {metric} is only measured when streaming; set stream = true or drop the threshold"
+                        "inference check \"{name}\": {figure} is only measured when streaming; set stream = true or drop the threshold"
                     ),
                     at,
                 ));
@@ -198,4 +240,22 @@ impl InferenceCheck {
         }
         Ok(())
     }
+}
+
+/// The unit of a figure an inference request produces, or why the key is not one.
+fn figure_unit(key: &str) -> Result<Unit, String> {
+    if INFERENCE_FIGURES.contains(&key) {
+        return Ok(unit_of(key).expect("every inference figure is a registered metric"));
+    }
+    let known: Vec<&str> = ANSWER_KEYS
+        .iter()
+        .chain(INFERENCE_FIGURES)
+        .copied()
+        .collect();
+    let hint = closest(key, &known).map_or_else(String::new, |c| format!("; did you mean `{c}`?"));
+    Err(format!(
+        "unknown key `{key}` in expect{hint} (answer keys: {}; figures: {})",
+        ANSWER_KEYS.join(", "),
+        INFERENCE_FIGURES.join(", ")
+    ))
 }

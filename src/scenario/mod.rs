@@ -8,8 +8,8 @@ pub mod diagnostic;
 pub mod duration;
 pub mod inference;
 pub mod interpolate;
-pub mod metric;
 pub mod parse;
+pub mod smoke;
 pub mod threshold;
 
 use std::collections::BTreeMap;
@@ -21,6 +21,7 @@ use toml::Spanned;
 pub use duration::Dur;
 pub use inference::{Endpoint, InferenceCheck, InferenceExpect, Message};
 pub use parse::{ParseError, ParseErrors, parse_scenario};
+pub use smoke::{JsonExpect, SmokeCheck, SmokeExpect};
 pub use threshold::Threshold;
 
 /// A whole scenario file as written, with the spans that later validation errors point at.
@@ -62,6 +63,10 @@ pub struct TargetSpec {
     /// Name of an environment variable; when it is unset or empty the target's checks are
     /// reported as ignored with a reason instead of failing on a server that isn't there.
     pub enabled_if: Option<String>,
+    /// Checks that measure timing take turns on a server unless this is set: for servers
+    /// meant to be measured while serving several requests at once.
+    #[serde(default)]
+    pub measure_concurrently: bool,
     pub spawn: Option<SpawnSpec>,
 }
 
@@ -79,63 +84,6 @@ pub struct SpawnSpec {
     /// Extra environment for the command.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
-}
-
-/// One `[[smoke]]` entry: a single HTTP request and what its response must look like.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SmokeCheck {
-    pub name: Spanned<String>,
-    /// Shorthand for `method = "GET"` with this path.
-    pub get: Option<String>,
-    /// Shorthand for `method = "POST"` with this path.
-    pub post: Option<String>,
-    pub method: Option<String>,
-    pub path: Option<String>,
-    #[serde(default)]
-    pub query: BTreeMap<String, String>,
-    /// Added to the target's headers; secrets like them.
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    /// A JSON body (sent with `content-type: application/json`).
-    pub json: Option<serde_json::Value>,
-    /// A text body, sent as is.
-    pub body: Option<String>,
-    pub timeout: Option<Dur>,
-    #[serde(default)]
-    pub expect: SmokeExpect,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SmokeExpect {
-    /// One status or a list; when absent any 2xx passes.
-    pub status: Option<OneOrMany<u16>>,
-    pub body_contains: Option<OneOrMany<String>>,
-    pub body_equals: Option<String>,
-    pub body_regex: Option<Pattern>,
-    /// Values at JSON pointers (`"/models/0/name"`) of the response body.
-    #[serde(default)]
-    pub json: BTreeMap<JsonPointer, JsonExpect>,
-    pub json_schema: Option<SchemaSource>,
-    pub max_latency: Option<Dur>,
-}
-
-/// What the value at one JSON pointer must satisfy; every given field must hold.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JsonExpect {
-    pub equals: Option<serde_json::Value>,
-    /// Matched against a string value, or the JSON text of any other value.
-    pub regex: Option<Pattern>,
-    pub gt: Option<f64>,
-    pub ge: Option<f64>,
-    pub lt: Option<f64>,
-    pub le: Option<f64>,
-    /// Minimum length of an array, object or string (a non-empty model list: `min_len = 1`).
-    pub min_len: Option<usize>,
-    /// `false` asserts the pointer is absent.
-    pub exists: Option<bool>,
 }
 
 /// A value that may be written as one item or as a list of items.

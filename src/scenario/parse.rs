@@ -8,9 +8,9 @@ use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeTable, Deserializer};
 
+use super::ScenarioDoc;
 use super::diagnostic::{line_col, with_suggestion};
 use super::interpolate::{Vars, interpolate_table};
-use super::{ScenarioDoc, SmokeCheck};
 
 /// A problem in a scenario file, at a one-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,9 +55,6 @@ impl ParseError {
     }
 }
 
-/// Methods a check may use; anything else is almost certainly a typo.
-const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
-
 /// Parses and validates one scenario file's text; `${VAR}` references are resolved in `vars`.
 ///
 /// TOML syntax, interpolation and typing stop at their first error (serde cannot go on);
@@ -100,7 +97,7 @@ fn validate(source: &str, doc: &ScenarioDoc, errors: &mut Vec<ParseError>) {
     let smoke_names = doc.smoke.iter().map(|c| &c.get_ref().name);
     check_names(source, "smoke", smoke_names, errors);
     for check in &doc.smoke {
-        if let Err(message) = validate_smoke(check.get_ref()) {
+        if let Err(message) = check.get_ref().validate() {
             errors.push(ParseError::at(source, Some(check.span()), message));
         }
     }
@@ -162,80 +159,6 @@ fn validate_name(source: &str, name: &str, span: Range<usize>) -> Result<(), Par
     }
 }
 
-fn validate_smoke(check: &SmokeCheck) -> Result<(), String> {
-    let name = check.name.get_ref();
-    let forms = [
-        check.get.is_some(),
-        check.post.is_some(),
-        check.path.is_some(),
-    ];
-    match forms.iter().filter(|f| **f).count() {
-        1 => {}
-        0 => {
-            return Err(format!(
-                "smoke check \"{name}\" has no request: add get = \"/path\", post = \"/path\", or method and path"
-            ));
-        }
-        _ => {
-            return Err(format!(
-                "smoke check \"{name}\" has more than one of get, post and path: keep one"
-            ));
-        }
-    }
-    if check.method.is_some() && check.path.is_none() {
-        return Err(format!(
-            "smoke check \"{name}\": method goes with path (get and post already name the method)"
-        ));
-    }
-    let method = check.method();
-    if !METHODS.contains(&method.as_str()) {
-        return Err(format!(
-            "smoke check \"{name}\": unknown method \"{method}\"; expected one of {}",
-            METHODS.join(", ")
-        ));
-    }
-    if !check.request_path().starts_with('/') {
-        return Err(format!(
-            "smoke check \"{name}\": path \"{}\" must start with /",
-            check.request_path()
-        ));
-    }
-    if check.json.is_some() && check.body.is_some() {
-        return Err(format!(
-            "smoke check \"{name}\" has both json and body: keep one"
-        ));
-    }
-    if let Some(status) = &check.expect.status
-        && let Some(bad) = status.as_slice().iter().find(|s| !(100..=599).contains(*s))
-    {
-        return Err(format!(
-            "smoke check \"{name}\": status {bad} is not an HTTP status (100-599)"
-        ));
-    }
-    Ok(())
-}
-
-impl SmokeCheck {
-    /// The HTTP method, upper-cased; valid once the check is validated.
-    pub fn method(&self) -> String {
-        match (&self.get, &self.post, &self.method) {
-            (Some(_), _, _) => "GET".into(),
-            (_, Some(_), _) => "POST".into(),
-            (_, _, Some(method)) => method.to_ascii_uppercase(),
-            _ => "GET".into(),
-        }
-    }
-
-    /// The request path relative to the target's base URL.
-    pub fn request_path(&self) -> &str {
-        self.get
-            .as_deref()
-            .or(self.post.as_deref())
-            .or(self.path.as_deref())
-            .unwrap_or("/")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,11 +183,11 @@ mod tests {
         assert_eq!(check.method(), "GET");
         assert_eq!(check.request_path(), "/api/version");
         assert_eq!(
-            check.expect.status.as_ref().unwrap().as_slice(),
+            check.expect.status.as_ref().unwrap().get_ref().as_slice(),
             &[200, 204]
         );
         assert_eq!(
-            check.expect.max_latency.unwrap().0,
+            check.expect.max_latency.as_ref().unwrap().get_ref().0,
             std::time::Duration::from_millis(500)
         );
     }
@@ -370,7 +293,12 @@ mod tests {
             check.variants(),
             vec![(Some("stream"), true), (Some("no_stream"), false)]
         );
-        let names: Vec<&str> = check.expect.thresholds().iter().map(|(n, _)| *n).collect();
+        let names: Vec<&str> = check
+            .expect
+            .thresholds
+            .iter()
+            .map(|(n, _)| n.get_ref().as_str())
+            .collect();
         assert_eq!(names, ["ttft", "e2e_tokens_per_s"]);
         assert_eq!(check.params["temperature"], 0);
     }
@@ -406,15 +334,10 @@ mod tests {
             "{HEAD}{HX}expect = {{ ttfb = \"< 1s\", ttft = \"< 1s\", latency = \"< 1s\", \"itl.mean\" = \"< 1s\", \"itl.max\" = \"< 1s\", tpot = \"< 1s\", output_tokens = \"> 1\", tokens_per_s = \"> 1\", e2e_tokens_per_s = \"> 1\", server_tokens_per_s = \"> 1/s\", prompt_tokens = \"> 1\", prompt_tokens_per_s = \"> 1\", load_duration = \"< 1s\" }}\n"
         );
         let doc = parse_scenario(&text, &vars).unwrap();
-        let thresholds = doc.inference[0].get_ref().expect.thresholds();
+        let thresholds = &doc.inference[0].get_ref().expect.thresholds;
         assert_eq!(thresholds.len(), 13);
         for (name, _) in thresholds {
-            assert!(
-                crate::scenario::metric::INFERENCE_METRICS
-                    .iter()
-                    .any(|(m, _)| *m == name),
-                "{name}"
-            );
+            assert!(crate::metric::unit_of(name.get_ref()).is_some(), "{name:?}");
         }
     }
 

@@ -7,7 +7,8 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer};
 
-use super::duration::{format_seconds, parse_duration};
+use super::duration::parse_duration;
+use crate::metric::{Unit, format_value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -18,12 +19,12 @@ pub enum Op {
     Eq,
 }
 
-/// What the number of a threshold measures; values are kept in base units
-/// (seconds, a fraction for percentages, events per second).
+/// How the number of a threshold was written; values are kept in base units (seconds, a
+/// fraction for percentages, events per second).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unit {
-    Seconds,
-    Ratio,
+pub enum Notation {
+    Duration,
+    Percent,
     PerSecond,
     Plain,
 }
@@ -32,7 +33,7 @@ pub enum Unit {
 pub struct Threshold {
     pub op: Op,
     pub value: f64,
-    pub unit: Unit,
+    pub notation: Notation,
 }
 
 impl Op {
@@ -74,28 +75,32 @@ pub fn parse_threshold(text: &str) -> Result<Threshold, String> {
     .find_map(|(symbol, op)| trimmed.strip_prefix(symbol).map(|rest| (*op, rest.trim())))
     .ok_or_else(|| format!("invalid threshold \"{text}\": missing comparison; {HINT}"))?;
     let invalid = || format!("invalid threshold \"{text}\": {HINT}");
-    let (value, unit) = if let Some(number) = rest.strip_suffix('%') {
+    let (value, notation) = if let Some(number) = rest.strip_suffix('%') {
         (
             number.trim().parse::<f64>().map_err(|_| invalid())? / 100.0,
-            Unit::Ratio,
+            Notation::Percent,
         )
     } else if let Some(number) = rest.strip_suffix("/s") {
         (
             number.trim().parse::<f64>().map_err(|_| invalid())?,
-            Unit::PerSecond,
+            Notation::PerSecond,
         )
     } else if let Ok(number) = rest.parse::<f64>() {
-        (number, Unit::Plain)
+        (number, Notation::Plain)
     } else {
         let seconds = parse_duration(rest)
             .map_err(|e| format!("invalid threshold \"{text}\": {e}"))?
             .as_secs_f64();
-        (seconds, Unit::Seconds)
+        (seconds, Notation::Duration)
     };
     if !value.is_finite() {
         return Err(invalid());
     }
-    Ok(Threshold { op, value, unit })
+    Ok(Threshold {
+        op,
+        value,
+        notation,
+    })
 }
 
 impl Threshold {
@@ -103,24 +108,40 @@ impl Threshold {
         self.op.holds(observed, self.value)
     }
 
-    /// Formats an observed value in this threshold's unit, for "observed vs expected" messages.
+    /// Formats an observed value the way the threshold is written, for "observed vs
+    /// expected" messages.
     pub fn format_value(&self, value: f64) -> String {
-        format_value(value, self.unit)
+        match self.notation {
+            Notation::Duration => format_value(value, Unit::Duration),
+            Notation::Percent => format_value(value, Unit::Ratio),
+            Notation::PerSecond => format!("{}/s", format_value(value, Unit::Rate)),
+            Notation::Plain => format_value(value, Unit::Count),
+        }
     }
-}
 
-/// Formats a value in a unit: seconds as a duration, ratios as a percentage.
-pub fn format_value(value: f64, unit: Unit) -> String {
-    match unit {
-        Unit::Seconds => format_seconds(value),
-        Unit::Ratio => format!("{}%", round3(value * 100.0)),
-        Unit::PerSecond => format!("{}/s", round3(value)),
-        Unit::Plain => round3(value).to_string(),
+    /// `Ok` when the way the threshold is written fits the figure's unit; else what to
+    /// write instead. A plain number for a ratio is refused: "< 1" could mean 1% or 100%.
+    pub fn check_fits(&self, figure: &str, unit: Unit) -> Result<(), String> {
+        let fits = match unit {
+            Unit::Duration => self.notation == Notation::Duration,
+            Unit::Count | Unit::Bytes => self.notation == Notation::Plain,
+            Unit::Rate => matches!(self.notation, Notation::Plain | Notation::PerSecond),
+            Unit::Ratio => self.notation == Notation::Percent,
+        };
+        if fits {
+            return Ok(());
+        }
+        let example = match unit {
+            Unit::Duration => "a duration such as \"< 2s\" or \"< 150ms\"",
+            Unit::Count => "a plain number such as \">= 16\"",
+            Unit::Bytes => "a number of bytes such as \"< 1048576\"",
+            Unit::Rate => "a rate such as \"> 100\" or \"> 100/s\"",
+            Unit::Ratio => "a percentage such as \"< 1%\"",
+        };
+        Err(format!(
+            "threshold \"{self}\" does not fit {figure}: it takes {example}"
+        ))
     }
-}
-
-fn round3(value: f64) -> f64 {
-    (value * 1000.0).round() / 1000.0
 }
 
 impl fmt::Display for Threshold {
@@ -142,17 +163,17 @@ mod tests {
     use rstest::rstest;
 
     #[rstest]
-    #[case("< 2s", Op::Lt, 2.0, Unit::Seconds)]
-    #[case("<= 500ms", Op::Le, 0.5, Unit::Seconds)]
-    #[case("> 100", Op::Gt, 100.0, Unit::Plain)]
-    #[case(">=7000/s", Op::Ge, 7000.0, Unit::PerSecond)]
-    #[case("< 1%", Op::Lt, 0.01, Unit::Ratio)]
-    #[case("< 20 %", Op::Lt, 0.2, Unit::Ratio)]
-    #[case("== 0", Op::Eq, 0.0, Unit::Plain)]
-    #[case("  >= 1.5  ", Op::Ge, 1.5, Unit::Plain)]
-    fn parses(#[case] text: &str, #[case] op: Op, #[case] value: f64, #[case] unit: Unit) {
+    #[case("< 2s", Op::Lt, 2.0, Notation::Duration)]
+    #[case("<= 500ms", Op::Le, 0.5, Notation::Duration)]
+    #[case("> 100", Op::Gt, 100.0, Notation::Plain)]
+    #[case(">=7000/s", Op::Ge, 7000.0, Notation::PerSecond)]
+    #[case("< 1%", Op::Lt, 0.01, Notation::Percent)]
+    #[case("< 20 %", Op::Lt, 0.2, Notation::Percent)]
+    #[case("== 0", Op::Eq, 0.0, Notation::Plain)]
+    #[case("  >= 1.5  ", Op::Ge, 1.5, Notation::Plain)]
+    fn parses(#[case] text: &str, #[case] op: Op, #[case] value: f64, #[case] notation: Notation) {
         let t = parse_threshold(text).unwrap();
-        assert_eq!((t.op, t.unit), (op, unit));
+        assert_eq!((t.op, t.notation), (op, notation));
         assert!((t.value - value).abs() < 1e-12, "{} != {}", t.value, value);
     }
 
@@ -178,6 +199,22 @@ mod tests {
     #[case("< 1%", 0.011, false)]
     fn judges(#[case] text: &str, #[case] observed: f64, #[case] holds: bool) {
         assert_eq!(parse_threshold(text).unwrap().holds(observed), holds);
+    }
+
+    #[rstest]
+    #[case("< 2s", Unit::Duration, true)]
+    #[case("< 2", Unit::Duration, false)]
+    #[case(">= 16", Unit::Count, true)]
+    #[case(">= 16ms", Unit::Count, false)]
+    #[case("> 100", Unit::Rate, true)]
+    #[case("> 100/s", Unit::Rate, true)]
+    #[case("> 10%", Unit::Rate, false)]
+    #[case("< 1%", Unit::Ratio, true)]
+    #[case("< 0.01", Unit::Ratio, false)]
+    #[case("< 2048", Unit::Bytes, true)]
+    fn fits(#[case] text: &str, #[case] unit: Unit, #[case] expected: bool) {
+        let threshold = parse_threshold(text).unwrap();
+        assert_eq!(threshold.check_fits("x", unit).is_ok(), expected);
     }
 
     #[rstest]

@@ -67,6 +67,11 @@ impl Managed {
             .clone()
     }
 
+    /// Whether a start has been tried already (a check about to wait can say so first).
+    pub fn is_started(&self) -> bool {
+        self.started.initialized()
+    }
+
     async fn start(&self, client: &reqwest::Client) -> Result<(), String> {
         if let Err(e) = self.spawn() {
             return Err(format!("could not start the {}: {e}", self.name));
@@ -141,7 +146,7 @@ impl Managed {
                 return Err(format!(
                     "the {} was not ready within {}: {} last answered {last}; raise ready_timeout or check the command",
                     self.name,
-                    crate::scenario::duration::format_duration(self.ready_timeout),
+                    crate::text::format_duration(self.ready_timeout),
                     self.ready_url
                 ));
             }
@@ -200,7 +205,7 @@ fn redact_file(path: &std::path::Path, redactor: &crate::target::Redactor) {
         let text = String::from_utf8_lossy(&bytes);
         let redacted = redactor.redact(&text);
         if redacted != text {
-            let _ = crate::report::atomic::write_atomic(path, redacted.as_bytes());
+            let _ = crate::atomic::write_atomic(path, redacted.as_bytes());
         }
     }
 }

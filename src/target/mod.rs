@@ -23,6 +23,8 @@ pub struct Target {
     pub connect_timeout: Duration,
     /// Marked sensitive, so reqwest's own debug output hides them too.
     headers: HeaderMap,
+    /// Whether checks that measure timing may overlap on this server (see runner::schedule).
+    pub measure_concurrently: bool,
     /// Why the target's checks are ignored (its `enabled_if` variable is unset).
     pub disabled_reason: Option<String>,
     pub managed: Option<Managed>,
@@ -67,6 +69,7 @@ impl Target {
             timeout: spec.timeout.0,
             connect_timeout: spec.connect_timeout.0,
             headers: header_map(&spec.headers)?,
+            measure_concurrently: spec.measure_concurrently,
             disabled_reason,
             managed,
             client: OnceCell::new(),

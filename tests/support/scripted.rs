@@ -61,6 +61,8 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// Decoded body (from `content-length` or chunked transfer encoding).
     pub body: Vec<u8>,
+    /// When the whole request had arrived.
+    pub received_at: Instant,
 }
 
 impl Request {
@@ -127,8 +129,19 @@ pub struct ScriptedServer {
 }
 
 impl ScriptedServer {
-    /// Binds 127.0.0.1 on a free port and starts serving `routes`.
+    /// Binds 127.0.0.1 on a free port and starts serving `routes`, every connection at once.
     pub fn start(routes: Vec<Route>) -> ScriptedServer {
+        ScriptedServer::serve(routes, None)
+    }
+
+    /// Serves one request at a time, queueing the others, as Ollama does with its default
+    /// settings (one generation per model): a request that arrives while another is served
+    /// waits for it to finish.
+    pub fn start_one_at_a_time(routes: Vec<Route>) -> ScriptedServer {
+        ScriptedServer::serve(routes, Some(Arc::new(Mutex::new(()))))
+    }
+
+    fn serve(routes: Vec<Route>, one_at_a_time: Option<Arc<Mutex<()>>>) -> ScriptedServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let port = listener.local_addr().expect("local_addr").port();
         let stop = Arc::new(StopSignal {
@@ -143,7 +156,7 @@ impl ScriptedServer {
             let requests = Arc::clone(&requests);
             thread::Builder::new()
                 .name(format!("scripted-accept-{port}"))
-                .spawn(move || accept_loop(listener, routes, requests, stop))
+                .spawn(move || accept_loop(listener, routes, requests, stop, one_at_a_time))
                 .expect("spawn accept thread")
         };
         ScriptedServer {
@@ -196,6 +209,7 @@ fn accept_loop(
     routes: Arc<Vec<Route>>,
     requests: Arc<Mutex<Vec<Request>>>,
     stop: Arc<StopSignal>,
+    one_at_a_time: Option<Arc<Mutex<()>>>,
 ) {
     let fd = listener.as_raw_fd();
     while !stop.is_stopped() {
@@ -217,10 +231,11 @@ fn accept_loop(
         let routes = Arc::clone(&routes);
         let requests = Arc::clone(&requests);
         let stop = Arc::clone(&stop);
+        let gate = one_at_a_time.clone();
         // Detached: a connection may sleep far longer than the server lives.
         let _ = thread::Builder::new()
             .name("scripted-conn".into())
-            .spawn(move || serve_connection(stream, &routes, &requests, &stop));
+            .spawn(move || serve_connection(stream, &routes, &requests, &stop, gate.as_deref()));
     }
 }
 
@@ -232,6 +247,7 @@ fn serve_connection(
     routes: &[Route],
     requests: &Mutex<Vec<Request>>,
     stop: &StopSignal,
+    one_at_a_time: Option<&Mutex<()>>,
 ) {
     let _ = stream.set_nodelay(true);
     // A client that never finishes its request must not pin a thread forever.
@@ -267,6 +283,7 @@ fn serve_connection(
         }
     };
 
+    let _turn = one_at_a_time.map(|gate| gate.lock().unwrap_or_else(|e| e.into_inner()));
     for step in steps {
         match step {
             Step::Write(bytes) => {
@@ -387,6 +404,7 @@ fn read_request(stream: &mut TcpStream) -> io::Result<Option<Request>> {
         path,
         headers,
         body: Vec::new(),
+        received_at: Instant::now(),
     };
 
     let chunked = request
@@ -408,6 +426,7 @@ fn read_request(stream: &mut TcpStream) -> io::Result<Option<Request>> {
         rest.truncate(len);
         request.body = rest;
     }
+    request.received_at = Instant::now();
     Ok(Some(request))
 }
 

@@ -1,0 +1,131 @@
+//! What the runner runs: a case is a named check against a target, or a file that failed
+//! to load. What a check does is its [`Spec`], one variant per kind; the kind, and with it
+//! the first part of the name, is derived from the spec and never stored beside it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::naming::case_name;
+use crate::client::http::HttpRequest;
+use crate::inference::client::Limits;
+use crate::inference::request::GenerationRequest;
+use crate::kind::Kind;
+use crate::scenario::diagnostic::SourceFile;
+use crate::scenario::{InferenceCheck, SmokeCheck};
+use crate::target::Target;
+
+pub struct Case {
+    /// `<kind>::<scenario>::<check>[::<variant>]`, or `load::<scenario>`.
+    pub name: String,
+    pub scenario: String,
+    /// The check's name with its variant (`hx_ok::stream`); empty for a load error.
+    pub check: String,
+    /// The scenario file, for `file:line:col` in messages and the JUnit `file` attribute.
+    pub file: Arc<SourceFile>,
+    pub body: CaseBody,
+}
+
+pub enum CaseBody {
+    /// The file (or suite) could not be loaded; running the case reports this error.
+    LoadError(String),
+    Check {
+        target: Arc<Target>,
+        spec: Spec,
+    },
+}
+
+/// One variant per kind of check: adding a kind adds a variant here, and the compiler then
+/// points at every place that must learn it (expansion, scheduling, the runner's dispatch).
+pub enum Spec {
+    Smoke(Arc<SmokeSpec>),
+    Inference(Arc<InferenceSpec>),
+}
+
+/// How a case may overlap others while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    /// Runs beside anything: a smoke check's figures are not thresholds on speed under
+    /// contention, and a deploy check should take seconds.
+    Parallel,
+    /// Measures the timing of its target: no other measuring case may run against the same
+    /// server at the same time, or each would measure the other's load (unless the target
+    /// says it is meant to be measured concurrently).
+    MeasuresTarget,
+}
+
+/// A smoke check compiled for running: request built, schema compiled, timeout settled.
+pub struct SmokeSpec {
+    pub check: SmokeCheck,
+    pub request: HttpRequest,
+    pub timeout: Duration,
+    pub schema: Option<jsonschema::Validator>,
+}
+
+/// One variant (streaming or not) of an inference check, ready to send.
+pub struct InferenceSpec {
+    pub check: Arc<InferenceCheck>,
+    pub schema: Option<Arc<jsonschema::Validator>>,
+    pub request: GenerationRequest,
+    pub limits: Limits,
+}
+
+impl Spec {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Spec::Smoke(_) => Kind::Smoke,
+            Spec::Inference(_) => Kind::Inference,
+        }
+    }
+
+    pub fn schedule(&self) -> Schedule {
+        match self {
+            Spec::Smoke(_) => Schedule::Parallel,
+            Spec::Inference(_) => Schedule::MeasuresTarget,
+        }
+    }
+}
+
+impl Case {
+    /// A check of a target; its name follows from the spec's kind.
+    pub fn check(
+        scenario: &str,
+        check: String,
+        file: Arc<SourceFile>,
+        target: Arc<Target>,
+        spec: Spec,
+    ) -> Case {
+        Case {
+            name: case_name(spec.kind(), scenario, &check),
+            scenario: scenario.to_string(),
+            check,
+            file,
+            body: CaseBody::Check { target, spec },
+        }
+    }
+
+    /// A file that failed to load: one failing case carrying every message.
+    pub fn load_error(scenario: String, file: Arc<SourceFile>, message: String) -> Case {
+        Case {
+            name: format!("{}::{scenario}", Kind::Load.as_str()),
+            scenario,
+            check: String::new(),
+            file,
+            body: CaseBody::LoadError(message),
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        match &self.body {
+            CaseBody::LoadError(_) => Kind::Load,
+            CaseBody::Check { spec, .. } => spec.kind(),
+        }
+    }
+
+    /// The target the case talks to; load errors have none.
+    pub fn target(&self) -> Option<&Arc<Target>> {
+        match &self.body {
+            CaseBody::LoadError(_) => None,
+            CaseBody::Check { target, .. } => Some(target),
+        }
+    }
+}

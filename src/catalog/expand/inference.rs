@@ -1,0 +1,138 @@
+//! An `[[inference]]` check becomes one case per stream mode (`::stream`, `::no_stream`
+//! when both are asked for), each with its request body built for the target's API.
+
+use std::sync::Arc;
+
+use toml::Spanned;
+
+use super::FileScope;
+use crate::catalog::case::{Case, InferenceSpec, Spec};
+use crate::catalog::naming::check_name;
+use crate::catalog::schema::compile_schema;
+use crate::inference::client::Limits;
+use crate::inference::request::build;
+use crate::scenario::InferenceCheck;
+
+pub fn expand(
+    scope: &FileScope<'_>,
+    spanned: Spanned<InferenceCheck>,
+) -> Result<Vec<Case>, String> {
+    let span = spanned.span();
+    let check = Arc::new(spanned.into_inner());
+    let schema = match &check.expect.json_schema {
+        Some(schema) => Some(Arc::new(
+            compile_schema(schema.get_ref(), &scope.file.path).map_err(|e| scope.at(&span, e))?,
+        )),
+        None => None,
+    };
+    let total = check.timeout.map_or(scope.target.timeout, |t| t.0);
+    let limits = Limits {
+        total,
+        first_token: check.first_token_timeout.map_or(total, |t| t.0),
+    };
+    let name = check.name.get_ref();
+    let mut cases = Vec::new();
+    for (variant, stream) in check.variants() {
+        let request = build(scope.target.api, &check, stream).map_err(|e| scope.at(&span, e))?;
+        let spec = InferenceSpec {
+            check: check.clone(),
+            schema: schema.clone(),
+            request,
+            limits,
+        };
+        cases.push(Case::check(
+            scope.scenario,
+            check_name(name, variant),
+            scope.file.clone(),
+            scope.target.clone(),
+            Spec::Inference(Arc::new(spec)),
+        ));
+    }
+    Ok(cases)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{expand_text, names};
+    use crate::catalog::case::{CaseBody, Schedule, Spec};
+    use rstest::rstest;
+    use std::time::Duration;
+
+    const HEAD: &str =
+        "[target]\nbase_url = \"http://127.0.0.1:1\"\napi = \"openai\"\ntimeout = \"9s\"\n";
+
+    fn specs(check: &str) -> Vec<std::sync::Arc<crate::catalog::case::InferenceSpec>> {
+        let text = format!("{HEAD}[[inference]]\nname = \"g\"\nmodel = \"m\"\n{check}");
+        let expanded = expand_text(&text).ok().unwrap();
+        expanded
+            .cases
+            .iter()
+            .map(|case| match &case.body {
+                CaseBody::Check {
+                    spec: Spec::Inference(spec),
+                    ..
+                } => spec.clone(),
+                _ => panic!("not an inference case"),
+            })
+            .collect()
+    }
+
+    #[rstest]
+    #[case("stream = true", &["inference::x::g"], &[true])]
+    #[case("stream = false", &["inference::x::g"], &[false])]
+    #[case(
+        "stream = [true, false]",
+        &["inference::x::g::stream", "inference::x::g::no_stream"],
+        &[true, false]
+    )]
+    fn one_case_per_stream_mode(
+        #[case] stream: &str,
+        #[case] expected: &[&str],
+        #[case] modes: &[bool],
+    ) {
+        let text =
+            format!("{HEAD}[[inference]]\nname = \"g\"\nmodel = \"m\"\nprompt = \"p\"\n{stream}\n");
+        let expanded = expand_text(&text).ok().unwrap();
+        assert_eq!(names(&expanded), expected);
+        let streams: Vec<bool> = specs(&format!("prompt = \"p\"\n{stream}\n"))
+            .iter()
+            .map(|s| s.request.stream)
+            .collect();
+        assert_eq!(streams, modes);
+        for case in &expanded.cases {
+            match &case.body {
+                CaseBody::Check { spec, .. } => {
+                    assert_eq!(spec.schedule(), Schedule::MeasuresTarget)
+                }
+                CaseBody::LoadError(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    #[rstest]
+    #[case("", Duration::from_secs(9), Duration::from_secs(9))]
+    #[case("timeout = \"4s\"\n", Duration::from_secs(4), Duration::from_secs(4))]
+    #[case(
+        "timeout = \"4s\"\nfirst_token_timeout = \"1s\"\n",
+        Duration::from_secs(4),
+        Duration::from_secs(1)
+    )]
+    fn limits_default_to_the_targets_timeout(
+        #[case] lines: &str,
+        #[case] total: Duration,
+        #[case] first_token: Duration,
+    ) {
+        let spec = &specs(&format!("prompt = \"p\"\n{lines}"))[0];
+        assert_eq!(
+            (spec.limits.total, spec.limits.first_token),
+            (total, first_token)
+        );
+    }
+
+    #[test]
+    fn the_request_goes_to_the_endpoint_of_the_api() {
+        let spec = &specs("messages = [{ role = \"user\", content = \"hi\" }]\n")[0];
+        assert_eq!(spec.request.path, "/v1/chat/completions");
+        assert_eq!(spec.request.body["messages"][0]["content"], "hi");
+    }
+}

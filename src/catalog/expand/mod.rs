@@ -1,0 +1,111 @@
+//! Expansion: the checks of one parsed scenario file become named cases, one module per
+//! kind. This is where a check meets its target (request paths, API flavour, default
+//! timeouts) and where schema files are read; everything after it only runs cases.
+
+mod inference;
+mod smoke;
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use crate::scenario::ScenarioDoc;
+use crate::scenario::diagnostic::SourceFile;
+use crate::target::Target;
+
+use super::case::Case;
+
+/// What expansion needs of the file the checks come from.
+pub struct FileScope<'a> {
+    pub scenario: &'a str,
+    pub file: &'a Arc<SourceFile>,
+    pub target: &'a Arc<Target>,
+}
+
+impl FileScope<'_> {
+    /// A message about the check written at `span`, prefixed with `file:line:col`.
+    fn at(&self, span: &Range<usize>, message: impl std::fmt::Display) -> String {
+        format!("{}: {message}", self.file.locate(span))
+    }
+}
+
+/// The cases of one file, and the secrets its checks add (header values of smoke checks).
+#[derive(Default)]
+pub struct Expanded {
+    pub cases: Vec<Case>,
+    pub secrets: Vec<String>,
+}
+
+/// Expands every check of the file; fails with every problem found, one a line.
+pub fn expand(scope: &FileScope<'_>, doc: ScenarioDoc) -> Result<Expanded, String> {
+    let mut expanded = Expanded::default();
+    let mut errors = Vec::new();
+    for check in doc.smoke {
+        expanded
+            .secrets
+            .extend(check.get_ref().headers.values().cloned());
+        match smoke::expand(scope, check) {
+            Ok(case) => expanded.cases.push(case),
+            Err(e) => errors.push(e),
+        }
+    }
+    for check in doc.inference {
+        match inference::expand(scope, check) {
+            Ok(cases) => expanded.cases.extend(cases),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(expanded)
+    } else {
+        Err(errors.join("\n"))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::scenario::parse_scenario;
+    use std::path::Path;
+
+    /// Parses a scenario text and expands it as the file `s/x.toml` of scenario `x`.
+    pub(crate) fn expand_text(text: &str) -> Result<Expanded, String> {
+        let doc = parse_scenario(text, &|_: &str| None).map_err(|e| e.to_string())?;
+        let file = Arc::new(SourceFile::new(Path::new("s/x.toml"), text));
+        let target = Arc::new(Target::new("x".into(), &doc.target, true, None).unwrap());
+        let scope = FileScope {
+            scenario: "x",
+            file: &file,
+            target: &target,
+        };
+        expand(&scope, doc)
+    }
+
+    pub(crate) fn names(expanded: &Expanded) -> Vec<&str> {
+        expanded.cases.iter().map(|c| c.name.as_str()).collect()
+    }
+
+    #[test]
+    fn every_problem_of_a_file_is_reported() {
+        let text = "[target]\nbase_url = \"http://127.0.0.1:1\"\n\
+             [[smoke]]\nname = \"a\"\nget = \"/\"\nexpect = { json_schema = \"missing.json\" }\n\
+             [[inference]]\nname = \"b\"\nmodel = \"m\"\nprompt = \"p\"\n";
+        let error = expand_text(text).err().unwrap();
+        let lines: Vec<&str> = error.lines().collect();
+        assert_eq!(lines.len(), 2, "{error}");
+        assert!(
+            lines[0].starts_with("s/x.toml:3:1: cannot read json_schema"),
+            "{error}"
+        );
+        assert!(
+            lines[1].starts_with("s/x.toml:7:1: inference checks need a model API"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn header_values_of_checks_are_secrets() {
+        let text = "[target]\nbase_url = \"http://127.0.0.1:1\"\n\
+             [[smoke]]\nname = \"a\"\nget = \"/\"\nheaders = { X-Key = \"k-123456\" }\n";
+        assert_eq!(expand_text(text).ok().unwrap().secrets, ["k-123456"]);
+    }
+}
