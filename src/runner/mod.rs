@@ -14,6 +14,7 @@ pub mod signals;
 pub mod smoke;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -41,6 +42,10 @@ pub struct Runner {
     /// artifacts show for it if the run is interrupted or aborted, so that a cut-short run
     /// never reads as green.
     unfinished: Mutex<Vec<Record>>,
+    /// Set by whoever ends the run first, the end of `main` or a signal's handler. Cases
+    /// that finish after it (their server stopped under them) are not recorded: they stay
+    /// unfinished rather than show errors the stop caused.
+    ending: AtomicBool,
 }
 
 /// The message of a case the run ended before.
@@ -58,6 +63,7 @@ impl Runner {
             remaining: Mutex::new(HashMap::new()),
             writing: Mutex::new(()),
             unfinished: Mutex::new(Vec::new()),
+            ending: AtomicBool::new(false),
         })
     }
 
@@ -202,6 +208,9 @@ impl Runner {
     }
 
     fn store(&self, record: Record) {
+        if self.ending.load(Ordering::SeqCst) {
+            return;
+        }
         self.unfinished
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -231,6 +240,12 @@ impl Runner {
             Some(run_id) => report::write_shared_run(&self.config.out_dir, run_id, &records),
             None => report::write_artifacts(&self.config.out_dir, &records),
         }
+    }
+
+    /// Claims the end of the run (stopping the targets, writing the artifacts, exiting):
+    /// true for the first caller only, and the other leaves the end to it.
+    pub fn claim_end(&self) -> bool {
+        !self.ending.swap(true, Ordering::SeqCst)
     }
 
     pub fn redactor(&self) -> &Redactor {
