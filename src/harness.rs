@@ -24,6 +24,10 @@ pub fn main() -> ExitCode {
     let conclusion = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         libtest_mimic::run(&args, trials)
     }));
+    // A signal's handler that came first is stopping the targets and writing; it exits.
+    if !runner.claim_end() {
+        signals::await_exit();
+    }
     stop_targets(&catalog.targets, &catalog.redactor);
     match runner.write_artifacts() {
         Ok(junit) => eprintln!(

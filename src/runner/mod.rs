@@ -16,6 +16,7 @@ pub mod signals;
 pub mod smoke;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -47,6 +48,10 @@ pub struct Runner {
     unfinished: Mutex<Vec<Record>>,
     /// Load errors that the run's filter left out: the run still fails on them.
     hidden_load_errors: Mutex<Vec<String>>,
+    /// Set by whoever ends the run first, the end of `main` or a signal's handler. Cases
+    /// that finish after it (their server stopped under them) are not recorded: they stay
+    /// unfinished rather than show errors the stop caused.
+    ending: AtomicBool,
 }
 
 /// The message of a case the run ended before.
@@ -65,6 +70,7 @@ impl Runner {
             writing: Mutex::new(()),
             unfinished: Mutex::new(Vec::new()),
             hidden_load_errors: Mutex::new(Vec::new()),
+            ending: AtomicBool::new(false),
         })
     }
 
@@ -236,6 +242,9 @@ impl Runner {
     }
 
     fn store(&self, record: Record) {
+        if self.ending.load(Ordering::SeqCst) {
+            return;
+        }
         self.unfinished
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -265,6 +274,12 @@ impl Runner {
             Some(run_id) => report::write_shared_run(&self.config.out_dir, run_id, &records),
             None => report::write_artifacts(&self.config.out_dir, &records),
         }
+    }
+
+    /// Claims the end of the run (stopping the targets, writing the artifacts, exiting):
+    /// true for the first caller only, and the other leaves the end to it.
+    pub fn claim_end(&self) -> bool {
+        !self.ending.swap(true, Ordering::SeqCst)
     }
 
     pub fn redactor(&self) -> &Redactor {

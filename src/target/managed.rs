@@ -2,15 +2,47 @@
 //!
 //! The command runs in a process group of its own, so that stopping it also stops whatever
 //! it spawned (a wrapper script's server, for example) instead of leaving an orphan behind.
+//!
+//! # Dying with the harness
+//!
+//! The harness stops the group itself whenever it can run code: after the target's last
+//! check, at the end of the run, on SIGINT, SIGTERM or SIGHUP, and when a panic unwinds.
+//! For the ends where it cannot (SIGKILL from a CI job's timeout, an abort, a crash), the
+//! group has a *watchdog*: a `sh` that leads the group and blocks reading one end of a
+//! socket pair. The other end, the *lifeline*, only the harness holds: std creates it
+//! close-on-exec, so neither the watchdog nor the server inherits it. However the harness
+//! ends, the kernel closes the lifeline, the watchdog's read returns end-of-file, and it
+//! SIGKILLs its own group (`kill 0`): the server, what it started, and itself.
+//!
+//! Why this design:
+//! - `prctl(PR_SET_PDEATHSIG)` is Linux-only, fires when the *thread* that forked the child
+//!   exits (spawns happen on the runtime's blocking threads, which come and go: it would kill
+//!   servers at random), and reaches only the direct child, not what a wrapper script starts.
+//! - The watchdog starts first and the server joins its group, so the server never runs
+//!   unguarded. It signals its own group, never an id it remembers: a group exists as long as
+//!   any member does, and the watchdog is one, so the signal cannot reach a stranger that
+//!   reused the id.
+//! - Being a member of the group, the watchdog ends with the SIGKILL of every stop, so it
+//!   never outlives the server it guards. It ignores SIGTERM, set before exec so there is no
+//!   window where it does not: the graceful stop sends SIGTERM to the group and then waits,
+//!   and the watchdog must still be there should the harness be killed during that wait.
+//! - `sh` is already required (it runs the command); the watchdog is one line of it rather
+//!   than another copy of the harness. A socket pair rather than a pipe because std gives one
+//!   close-on-exec on every Unix within the crate's minimum Rust version.
+//!
+//! A process that leaves the group on purpose (a server that daemonizes with `setsid`) is
+//! out of reach of both the stop and the watchdog.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// How many lines of the server's log a start failure quotes.
@@ -19,6 +51,9 @@ const LOG_TAIL_LINES: usize = 20;
 /// lingers for seconds while clients hold keep-alive connections, and a test target needs
 /// no more graceful an end than this.
 const STOP_GRACE: Duration = Duration::from_secs(2);
+/// The watchdog: wait for end-of-file on stdin (the lifeline closed), then kill the process
+/// group it leads, itself included. Nothing is ever written to the lifeline.
+const WATCHDOG: &str = "read _; kill -s KILL 0";
 
 pub struct Managed {
     /// What messages call it; never the command, which may carry an interpolated secret.
@@ -30,10 +65,30 @@ pub struct Managed {
     pub log_path: PathBuf,
     /// The start result, shared by every check of the target (started once per run).
     started: tokio::sync::OnceCell<Result<(), String>>,
-    child: Mutex<Option<Child>>,
+    process: Mutex<Option<Process>>,
     /// Set by the first `stop`, so that a start racing with it (a signal arriving while
     /// a check starts the server) does not leave a server behind.
     stopping: AtomicBool,
+}
+
+/// Why a managed server could not be started.
+#[derive(Debug, thiserror::Error)]
+enum SpawnError {
+    #[error("cannot create its log {}: {source}", path.display())]
+    Log {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot make the watchdog's lifeline (a socket pair): {0}")]
+    Lifeline(std::io::Error),
+    #[error("cannot start its watchdog (sh): {0}")]
+    Watchdog(std::io::Error),
+    #[error("cannot run sh: {0}")]
+    Server(std::io::Error),
+    #[error("the run is stopping")]
+    Stopping,
+    #[error("the start was cut short: {0}")]
+    Cancelled(#[from] tokio::task::JoinError),
 }
 
 impl Managed {
@@ -53,7 +108,7 @@ impl Managed {
             env,
             log_path,
             started: tokio::sync::OnceCell::new(),
-            child: Mutex::new(None),
+            process: Mutex::new(None),
             stopping: AtomicBool::new(false),
         }
     }
@@ -73,40 +128,55 @@ impl Managed {
     }
 
     async fn start(&self, client: &reqwest::Client) -> Result<(), String> {
-        if let Err(e) = self.spawn() {
+        if let Err(e) = self.spawn().await {
             return Err(format!("could not start the {}: {e}", self.name));
         }
         let result = self.wait_ready(client).await;
         if let Err(reason) = &result {
-            self.kill();
+            // Ends the group without marking the target stopped: its log is masked later
+            // by `stop`, which has the secrets at hand. Waiting for the group and reading
+            // the log block, so both run on a blocking thread.
+            let process = self.take();
+            let log_path = self.log_path.clone();
+            let log_tail = tokio::task::spawn_blocking(move || {
+                if let Some(process) = process {
+                    process.terminate();
+                }
+                tail(&log_path, LOG_TAIL_LINES)
+            })
+            .await
+            .unwrap_or_else(|e| format!("(not read: {e})"));
             return Err(format!(
-                "{reason}\nlast lines of its log ({}):\n{}",
-                self.log_path.display(),
-                tail(&self.log_path, LOG_TAIL_LINES)
+                "{reason}\nlast lines of its log ({}):\n{log_tail}",
+                self.log_path.display()
             ));
         }
         result
     }
 
-    fn spawn(&self) -> std::io::Result<()> {
-        if let Some(dir) = self.log_path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let log = File::create(&self.log_path)?;
-        let mut slot = self.child.lock().unwrap_or_else(|e| e.into_inner());
+    /// Creates the log and starts the watchdog and the server on a blocking thread, then
+    /// keeps them, unless a stop came meanwhile.
+    async fn spawn(&self) -> Result<(), SpawnError> {
         if self.stopping.load(Ordering::SeqCst) {
-            return Err(std::io::Error::other("the run is stopping"));
+            return Err(SpawnError::Stopping);
         }
-        let child = Command::new("sh")
-            .arg("-c")
-            .arg(format!("exec {}", self.command))
-            .envs(&self.env)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .process_group(0)
-            .spawn()?;
-        *slot = Some(child);
+        let (command, env, log_path) = (
+            self.command.clone(),
+            self.env.clone(),
+            self.log_path.clone(),
+        );
+        let process =
+            tokio::task::spawn_blocking(move || Process::spawn(&command, &env, &log_path))
+                .await??;
+        let mut slot = self.lock();
+        if self.stopping.load(Ordering::SeqCst) {
+            drop(slot);
+            // Should this blocking task never run, dropping the process closes its
+            // lifeline, and the watchdog ends the group instead.
+            tokio::task::spawn_blocking(move || process.terminate()).await?;
+            return Err(SpawnError::Stopping);
+        }
+        *slot = Some(process);
         Ok(())
     }
 
@@ -155,52 +225,143 @@ impl Managed {
     }
 
     fn exit_status(&self) -> Option<std::process::ExitStatus> {
-        let mut guard = self.child.lock().unwrap_or_else(|e| e.into_inner());
-        guard
+        self.lock()
             .as_mut()
-            .and_then(|child| child.try_wait().ok().flatten())
+            .and_then(|process| process.server.try_wait().ok().flatten())
     }
 
     /// Stops the whole process group (SIGTERM, then SIGKILL after a grace period) and masks
     /// secrets in its log. Only the first call does anything, so the stop after the last
     /// check, the one at the end of the run and the one on drop read the log once.
+    ///
+    /// Blocks for up to the grace period: callers are threads that are not runtime workers
+    /// (the runner's case threads, the end of `main`, a blocking task).
     pub fn stop(&self, redactor: &crate::target::Redactor) {
         if self.stopping.swap(true, Ordering::SeqCst) {
             return;
         }
-        self.kill();
+        if let Some(process) = self.take() {
+            process.terminate();
+        }
         redact_file(&self.log_path, redactor);
     }
 
-    /// Ends the process group without marking the target stopped: after a failed start,
-    /// whose log is masked later by `stop`, which has the secrets at hand.
-    fn kill(&self) {
-        let child = self.child.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(child) = child {
-            terminate(child);
-        }
+    fn take(&self) -> Option<Process> {
+        self.lock().take()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Process>> {
+        self.process.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-fn terminate(mut child: Child) {
-    let group = child.id() as libc::pid_t;
-    signal_group(group, libc::SIGTERM);
-    let deadline = Instant::now() + STOP_GRACE;
-    while Instant::now() < deadline {
-        if matches!(child.try_wait(), Ok(Some(_))) {
-            // The leader is gone; make sure nothing it started lingers.
-            signal_group(group, libc::SIGKILL);
-            return;
+/// A started server and the watchdog that leads its process group (see the module doc).
+struct Process {
+    server: Child,
+    /// The group's leader: its pid is the group's id, reserved for the group until the
+    /// watchdog is reaped.
+    watchdog: Child,
+    /// Held for its closing alone, by the harness alone: when it closes (the harness
+    /// ending, or this value dropped without `terminate`), the watchdog kills the group.
+    _lifeline: UnixStream,
+}
+
+impl Process {
+    /// Creates the log, starts the watchdog, then the server in the watchdog's group.
+    /// Blocks (file and process creation): call it on a blocking thread.
+    fn spawn(
+        command: &str,
+        env: &BTreeMap<String, String>,
+        log_path: &Path,
+    ) -> Result<Process, SpawnError> {
+        let (stdout, stderr) = create_log(log_path).map_err(|source| SpawnError::Log {
+            path: log_path.to_path_buf(),
+            source,
+        })?;
+        let (lifeline, watchdog_end) = UnixStream::pair().map_err(SpawnError::Lifeline)?;
+        let mut watchdog = spawn_watchdog(watchdog_end).map_err(SpawnError::Watchdog)?;
+        let server = Command::new("sh")
+            .arg("-c")
+            .arg(format!("exec {command}"))
+            .envs(env)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .process_group(watchdog.id() as libc::pid_t)
+            .spawn();
+        match server {
+            Ok(server) => Ok(Process {
+                server,
+                watchdog,
+                _lifeline: lifeline,
+            }),
+            Err(e) => {
+                // Closing the lifeline ends the watchdog; reap it.
+                drop(lifeline);
+                let _ = watchdog.wait();
+                Err(SpawnError::Server(e))
+            }
         }
-        std::thread::sleep(Duration::from_millis(20));
     }
-    signal_group(group, libc::SIGKILL);
-    let _ = child.wait();
+
+    /// SIGTERM to the group, up to `STOP_GRACE` for the server to exit, then SIGKILL to
+    /// the group: whatever the server started, and the watchdog, end with it; both are
+    /// reaped. Waits, so it must not run on a runtime worker.
+    fn terminate(mut self) {
+        let group = self.watchdog.id() as libc::pid_t;
+        signal_group(group, libc::SIGTERM);
+        let deadline = Instant::now() + STOP_GRACE;
+        while Instant::now() < deadline && matches!(self.server.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The watchdog is not reaped yet, so `group` still names this group and no other.
+        signal_group(group, libc::SIGKILL);
+        let _ = self.server.wait();
+        let _ = self.watchdog.wait();
+    }
+}
+
+/// The log file, as the server's stdout and stderr.
+fn create_log(path: &Path) -> std::io::Result<(File, File)> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let log = File::create(path)?;
+    Ok((log.try_clone()?, log))
+}
+
+/// Starts the watchdog reading `lifeline_end`, as the leader of a new process group. The
+/// harness's copy of that end closes when this returns.
+fn spawn_watchdog(lifeline_end: UnixStream) -> std::io::Result<Child> {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(WATCHDOG)
+        .stdin(OwnedFd::from(lifeline_end))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0);
+    // SAFETY: between fork and exec the closure only calls signal(2), which is
+    // async-signal-safe.
+    unsafe {
+        command.pre_exec(ignore_sigterm);
+    }
+    command.spawn()
+}
+
+/// An ignored signal stays ignored across exec, and sh cannot trap it again: the graceful
+/// stop's SIGTERM leaves the watchdog guarding the group until the SIGKILL.
+fn ignore_sigterm() -> std::io::Result<()> {
+    // SAFETY: signal(2) with SIG_IGN installs no handler and touches no memory of ours.
+    if unsafe { libc::signal(libc::SIGTERM, libc::SIG_IGN) } == libc::SIG_ERR {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// A server may print a header it received (an API key) into its log, which sits among the
 /// artifacts; rewrite it with secrets masked.
-fn redact_file(path: &std::path::Path, redactor: &crate::target::Redactor) {
+fn redact_file(path: &Path, redactor: &crate::target::Redactor) {
     if let Ok(bytes) = std::fs::read(path) {
         let text = String::from_utf8_lossy(&bytes);
         let redacted = redactor.redact(&text);
@@ -218,7 +379,7 @@ fn signal_group(group: libc::pid_t, signal: libc::c_int) {
 }
 
 /// The last `lines` lines of a log file, read from its end so a huge log costs little.
-pub fn tail(path: &std::path::Path, lines: usize) -> String {
+pub fn tail(path: &Path, lines: usize) -> String {
     const WINDOW: u64 = 16 * 1024;
     let Ok(mut file) = File::open(path) else {
         return "(no log)".into();

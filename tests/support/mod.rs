@@ -3,5 +3,6 @@
 #![allow(dead_code)]
 
 pub mod nginx;
+pub mod process;
 pub mod run;
 pub mod scripted;

@@ -2,7 +2,7 @@
 //! folder of the test's own, with a clean environment.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use tempfile::TempDir;
 
@@ -49,6 +49,30 @@ impl Workspace {
         run_harness(&self.scenarios(), &self.out(), self.dir.path(), args, env)
     }
 
+    /// The harness command, to start with `spawn` and have it run while the test acts;
+    /// its output goes to `harness.out` and `harness.err` (see [`Workspace::output`]).
+    pub fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let file = |name: &str| std::fs::File::create(self.dir.path().join(name)).unwrap();
+        let mut command =
+            harness_command(&self.scenarios(), &self.out(), self.dir.path(), args, env);
+        command
+            .stdin(Stdio::null())
+            .stdout(file("harness.out"))
+            .stderr(file("harness.err"));
+        command
+    }
+
+    /// What a harness started from [`Workspace::command`] printed so far, for messages.
+    pub fn output(&self) -> String {
+        let read =
+            |name: &str| std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
+        format!(
+            "--- stdout\n{}\n--- stderr\n{}",
+            read("harness.out"),
+            read("harness.err")
+        )
+    }
+
     pub fn read_out(&self, name: &str) -> String {
         std::fs::read_to_string(self.out().join(name))
             .unwrap_or_else(|e| panic!("cannot read {name}: {e}"))
@@ -73,6 +97,28 @@ pub fn run_harness(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> Run {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = harness_command(scenarios, out, cwd, args, env)
+        .output()
+        .expect("cannot run the perfcase binary");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        out: out.to_path_buf(),
+    }
+}
+
+fn harness_command(
+    scenarios: &Path,
+    out: &Path,
+    cwd: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_perfcase"));
     command
         .args(args)
@@ -85,17 +131,7 @@ pub fn run_harness(
     for (name, value) in env {
         command.env(name, value);
     }
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = command.output().expect("cannot run the perfcase binary");
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-        out: out.to_path_buf(),
-    }
+    command
 }
 
 impl Run {
