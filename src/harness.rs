@@ -10,6 +10,11 @@ use crate::runner::{Runner, signals, stop_targets};
 
 pub fn main() -> ExitCode {
     let args = Arguments::from_args();
+    // libtest-mimic would wait forever for a free thread; libtest refuses it.
+    if args.test_threads == Some(0) {
+        eprintln!("perfcase: error: --test-threads must be at least 1");
+        return ExitCode::FAILURE;
+    }
     let config = Config::from_env();
     let catalog = Catalog::load(&config);
     let runner = Runner::new(config.clone(), catalog.redactor.clone());

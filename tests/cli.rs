@@ -80,6 +80,18 @@ fn a_filter_never_hides_a_broken_file(#[case] args: &[&str]) {
 }
 
 #[test]
+fn zero_test_threads_is_refused_at_once() {
+    let ws = Workspace::new(&[("remote.toml", OPTIONAL)]);
+    let run = ws.run(&["--test-threads", "0"], &[]);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert!(
+        run.stderr.contains("--test-threads must be at least 1"),
+        "{}",
+        run.explain()
+    );
+}
+
+#[test]
 fn a_broken_file_fails_its_own_load_case_and_the_others_still_run() {
     let broken = "[target]\nbase_url = \"http://127.0.0.1:9\"\n[[smoke]]\nname = \"x\"\nget = \"/\"\ntimeout = \"10 sec\"\n";
     let ws = Workspace::new(&[("broken.toml", broken), ("remote.toml", OPTIONAL)]);

@@ -229,7 +229,7 @@ fn build_target(
         let base = spec.base_url.get_ref().trim_end_matches('/');
         Managed::new(
             format!("managed target of scenario {scenario}"),
-            spawn.command.clone(),
+            spawn.command.get_ref().clone(),
             format!("{base}{}", spawn.ready_path),
             spawn.ready_timeout.0,
             spawn_env,

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-/// A duration read from a scenario file; keeps the `Duration` and deserializes from a string.
+/// A limit read from a scenario file (a timeout, a latency bound); deserializes from a
+/// string, and must be more than zero and at most [`MAX_SETTING`]: a zero timeout fails
+/// every run, and an absurd one (`"10000000000000000000s"`) overflows the clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Dur(pub Duration);
 
@@ -63,10 +65,31 @@ impl fmt::Display for Dur {
     }
 }
 
+/// The longest limit a setting may have: a week covers any soak run.
+pub const MAX_SETTING: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Parses a limit: a duration more than zero and at most [`MAX_SETTING`].
+pub fn parse_limit(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration.is_zero() {
+        return Err(format!(
+            "duration \"{}\" is zero: this setting needs more than 0s",
+            text.trim()
+        ));
+    }
+    if duration > MAX_SETTING {
+        return Err(format!(
+            "duration \"{}\" is longer than a setting may be (at most 168h, a week)",
+            text.trim()
+        ));
+    }
+    Ok(duration)
+}
+
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        parse_duration(&text)
+        parse_limit(&text)
             .map(Dur)
             .map_err(serde::de::Error::custom)
     }
@@ -103,5 +126,20 @@ mod tests {
     fn rejects(#[case] text: &str, #[case] message: &str) {
         let err = parse_duration(text).unwrap_err();
         assert!(err.contains(message), "{err}");
+    }
+
+    #[rstest]
+    #[case("0s", Some("is zero"))]
+    #[case("0ms", Some("is zero"))]
+    #[case("1ns", None)]
+    #[case("168h", None)]
+    #[case("169h", Some("longer than a setting may be"))]
+    #[case("10000000000000000000s", Some("longer than a setting may be"))]
+    fn limits_are_bounded(#[case] text: &str, #[case] message: Option<&str>) {
+        match (parse_limit(text), message) {
+            (Ok(_), None) => {}
+            (Err(err), Some(message)) => assert!(err.contains(message), "{err}"),
+            (result, _) => panic!("{text}: {result:?}"),
+        }
     }
 }

@@ -75,7 +75,7 @@ pub struct TargetSpec {
 #[serde(deny_unknown_fields)]
 pub struct SpawnSpec {
     /// Run with `sh -c`, in its own process group so that stopping it stops its children.
-    pub command: String,
+    pub command: Spanned<String>,
     /// Polled with GET until it answers 200.
     #[serde(default = "defaults::ready_path")]
     pub ready_path: String,

@@ -83,7 +83,13 @@ fn first_line(message: &str) -> String {
 
 fn validate(source: &str, doc: &ScenarioDoc, errors: &mut Vec<ParseError>) {
     let base_url = &doc.target.base_url;
-    match url::Url::parse(base_url.get_ref()) {
+    let text = base_url.get_ref();
+    match url::Url::parse(text) {
+        _ if text.trim() != text => errors.push(ParseError::at(
+            source,
+            Some(base_url.span()),
+            format!("base_url \"{text}\" has spaces around it: remove them"),
+        )),
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
         _ => errors.push(ParseError::at(
             source,
@@ -93,6 +99,15 @@ fn validate(source: &str, doc: &ScenarioDoc, errors: &mut Vec<ParseError>) {
                 base_url.get_ref()
             ),
         )),
+    }
+    if let Some(spawn) = &doc.target.spawn
+        && spawn.command.get_ref().trim().is_empty()
+    {
+        errors.push(ParseError::at(
+            source,
+            Some(spawn.command.span()),
+            "[target.spawn] command is empty: give the command that starts the server",
+        ));
     }
     let smoke_names = doc.smoke.iter().map(|c| &c.get_ref().name);
     check_names(source, "smoke", smoke_names, errors);
@@ -245,6 +260,25 @@ mod tests {
     )]
     #[case::wrong_type("[[smoke]]\nname = 5\nget = \"/\"\n", 4, 8, "invalid type")]
     #[case::toml_syntax("[[smoke]\n", 3, 9, "unclosed array table")]
+    #[case::zero_timeout(
+        "[[smoke]]\nname = \"a\"\nget = \"/\"\ntimeout = \"0s\"\n",
+        6,
+        11,
+        "is zero"
+    )]
+    #[case::endless_timeout(
+        "[[smoke]]\nname = \"a\"\nget = \"/\"\ntimeout = \"10000000000000000000s\"\n",
+        6,
+        11,
+        "longer than a setting may be"
+    )]
+    #[case::no_status(
+        "[[smoke]]\nname = \"a\"\nget = \"/\"\nexpect = { status = [] }\n",
+        3,
+        1,
+        "status is an empty list"
+    )]
+    #[case::empty_command("[target.spawn]\ncommand = \" \"\n", 4, 11, "command is empty")]
     fn reports_errors_with_position(
         #[case] body: &str,
         #[case] line: usize,
@@ -272,12 +306,13 @@ mod tests {
     #[case("ftp://x")]
     #[case("localhost:8080")]
     #[case("http://")]
+    #[case(" http://127.0.0.1:1 ")]
     fn rejects_bad_base_urls(#[case] url: &str) {
         let err = parse_scenario(&format!("[target]\nbase_url = \"{url}\"\n"), &vars)
             .unwrap_err()
             .into_first();
         assert_eq!((err.line, err.col), (2, 12));
-        assert!(err.message.contains("invalid base_url"), "{err}");
+        assert!(err.message.contains("base_url"), "{err}");
     }
 
     const HX: &str = "[[inference]]\nname = \"hx\"\nmodel = \"m\"\nprompt = \"p\"\n";

@@ -130,6 +130,13 @@ impl SmokeCheck {
             ));
         }
         if let Some(status) = &self.expect.status
+            && status.get_ref().as_slice().is_empty()
+        {
+            return Err(format!(
+                "smoke check \"{name}\": status is an empty list: give a status or a list of them, or drop it to accept any 2xx"
+            ));
+        }
+        if let Some(status) = &self.expect.status
             && let Some(bad) = status
                 .get_ref()
                 .as_slice()
