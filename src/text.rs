@@ -2,6 +2,7 @@
 //! long bodies, and the nearest name for a "did you mean". A leaf: it imports nothing of
 //! the crate.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 /// Formats a duration the way people read latencies: `850µs`, `12.3ms`, `1.25s`.
@@ -38,6 +39,30 @@ pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
         .map(|(_, c)| c)
 }
 
+/// Text made safe for every artifact and terminal, whatever a server sent: control
+/// characters other than tab and line feed, and the code points XML 1.0 forbids even as
+/// references, become visible escapes (`\x1b`, `\u{fffe}`). A raw escape sequence would
+/// otherwise drive the reader's terminal, and one `\x00` makes a JUnit file that CI
+/// parsers reject whole.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            c if !needs_escape(c) => out.push(c),
+            c if (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn needs_escape(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t') || matches!(c, '\u{fffe}' | '\u{ffff}')
+}
+
 /// Shortens text on a character boundary, saying how much was cut.
 pub fn excerpt(text: &str, max_chars: usize) -> String {
     let total = text.chars().count();
@@ -61,6 +86,18 @@ mod tests {
     #[case(10.0, "10s")]
     fn formats(#[case] seconds: f64, #[case] expected: &str) {
         assert_eq!(format_seconds(seconds), expected);
+    }
+
+    #[rstest]
+    #[case("plain\ttext\nok", "plain\ttext\nok")]
+    #[case("nul\u{0}bel\u{7}vt\u{b}", "nul\\x00bel\\x07vt\\x0b")]
+    #[case("\u{1b}[31mred", "\\x1b[31mred")]
+    #[case("cr\r\n", "cr\\x0d\n")]
+    #[case("c1\u{9b}del\u{7f}", "c1\\x9bdel\\x7f")]
+    #[case("bad\u{fffe}", "bad\\u{fffe}")]
+    #[case("é ✓", "é ✓")]
+    fn makes_text_printable(#[case] text: &str, #[case] expected: &str) {
+        assert_eq!(printable(text), expected);
     }
 
     #[rstest]

@@ -650,3 +650,66 @@ fn a_target_may_be_measured_concurrently() {
         assert!((0.120..0.200).contains(&ttft), "ttft {ttft}s");
     }
 }
+
+/// Whatever a server sends, `junit.xml` stays well-formed for real JUnit readers and the
+/// terminal gets no raw escape sequence: control characters in an HTTP error body and in
+/// an answer are shown escaped, and an answer containing `]]>` does not end the CDATA
+/// section of `<system-out>` early.
+#[test]
+fn hostile_text_keeps_junit_well_formed_and_the_terminal_clean() {
+    let chat = openai_stream(vec![
+        content(r"x]]>y\u001b[31m\u0000"),
+        sse(r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#),
+        sse("[DONE]"),
+        Step::Close,
+    ]);
+    let server = ScriptedServer::start(vec![
+        Route {
+            method: "POST",
+            path: "/v1/chat/completions",
+            steps: chat,
+        },
+        Route {
+            method: "POST",
+            path: "/v1/completions",
+            steps: respond(500, "text/plain", "boom \u{0}\u{7}\u{b}\u{1b}[2J"),
+        },
+    ]);
+    let checks = "[[inference]]\nname = \"answer\"\nmodel = \"m\"\nmessages = [{ role = \"user\", content = \"hi\" }]\n\
+                  [[inference]]\nname = \"error\"\nmodel = \"m\"\nprompt = \"hi\"\n";
+    let ws = Workspace::new(&[("api.toml", &scenario("openai", &server.url(), checks))]);
+    let run = ws.run(&[], &[]);
+    run.assert_outcome("inference::api::answer", "ok");
+    run.assert_outcome("inference::api::error", "FAILED");
+    run.assert_says(r"boom \x00\x07\x0b\x1b[2J");
+    assert!(
+        !run.stdout.contains('\u{1b}') && !run.stdout.contains('\u{0}'),
+        "raw control characters reached the terminal: {}",
+        run.explain()
+    );
+    let script = r#"
+import sys, xml.etree.ElementTree as ET
+from junitparser import JUnitXml
+ET.parse(sys.argv[1])
+for suite in JUnitXml.fromfile(sys.argv[1]):
+    for case in suite:
+        print(case.name, repr(case.system_out or ""), [r.message for r in case.result])
+"#;
+    let output = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(ws.out().join("junit.xml"))
+        .output()
+        .expect("python3 with junitparser (bash ci/setup-dev.sh)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "junit.xml rejected: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        ws.read_out("junit.xml")
+    );
+    assert!(
+        stdout.contains(r#"answer = "x]]>y\\u{1b}[31m\\0""#),
+        "the answer reads back whole, escapes visible: {stdout}"
+    );
+    assert!(stdout.contains(r"boom \\x00\\x07\\x0b\\x1b[2J"), "{stdout}");
+}

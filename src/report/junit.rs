@@ -72,7 +72,15 @@ fn testcase(record: &Record, classname: &str) -> TestCase {
         out.push_str(&record.details);
     }
     if !out.is_empty() {
-        case.set_system_out(&out);
+        case.set_system_out(&split_cdata_end(&out));
     }
     case
+}
+
+/// `<system-out>` is a CDATA section, which the first `]]>` ends, whatever follows: an
+/// answer containing it would end the section early and break the file. The standard
+/// remedy ends the section between `]]` and `>` and opens a new one, so the text reads
+/// back unchanged.
+fn split_cdata_end(text: &str) -> String {
+    text.replace("]]>", "]]]]><![CDATA[>")
 }

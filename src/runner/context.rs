@@ -6,6 +6,7 @@
 use crate::config::Config;
 use crate::scenario::diagnostic::SourceFile;
 use crate::target::Redactor;
+use crate::text::printable;
 
 pub struct RunContext<'a> {
     pub config: &'a Config,
@@ -28,6 +29,7 @@ impl<'a> Progress<'a> {
     }
 
     pub fn say(&self, message: &str) {
-        eprintln!("perfcase: {}: {}", self.case, self.redactor.redact(message));
+        let message = self.redactor.redact(message);
+        eprintln!("perfcase: {}: {}", self.case, printable(&message));
     }
 }

@@ -27,6 +27,7 @@ use crate::catalog::{Case, CaseBody, Spec};
 use crate::config::Config;
 use crate::report::{self, Record, Status};
 use crate::target::{Redactor, Target};
+use crate::text::printable;
 use context::{Progress, RunContext};
 use outcome::{ErrorCause, Outcome};
 use schedule::Scheduler;
@@ -136,8 +137,9 @@ impl Runner {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(format!(
-                "{} (left out by the filter):\n{message}",
-                case.name
+                "{} (left out by the filter):\n{}",
+                case.name,
+                self.for_artifacts(message)
             ));
     }
 
@@ -230,15 +232,21 @@ impl Runner {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0.0, |d| d.as_secs_f64()),
             duration_s,
-            message: outcome.message.map(|m| self.redactor.redact(&m)),
+            message: outcome.message.map(|m| self.for_artifacts(&m)),
             figures: outcome.figures,
             labels: outcome
                 .labels
                 .into_iter()
-                .map(|(name, value)| (name, self.redactor.redact(&value)))
+                .map(|(name, value)| (name, self.for_artifacts(&value)))
                 .collect(),
-            details: self.redactor.redact(&outcome.details),
+            details: self.for_artifacts(&outcome.details),
         }
+    }
+
+    /// Every text of a record goes through here: secrets masked, then control characters
+    /// made visible, so that no artifact or terminal line carries either.
+    fn for_artifacts(&self, text: &str) -> String {
+        printable(&self.redactor.redact(text)).into_owned()
     }
 
     fn store(&self, record: Record) {
