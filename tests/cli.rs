@@ -80,6 +80,40 @@ fn a_filter_never_hides_a_broken_file(#[case] args: &[&str]) {
 }
 
 #[test]
+fn two_files_with_one_scenario_name_are_a_load_error_naming_both() {
+    let ws = Workspace::new(&[("a/b.toml", OPTIONAL), ("a::b.toml", OPTIONAL)]);
+    let list = ws.run(&["--list"], &[]);
+    let names: Vec<&str> = list
+        .stdout
+        .lines()
+        .filter(|l| l.ends_with(": test"))
+        .collect();
+    assert_eq!(names, ["load::a::b: test"], "{}", list.explain());
+    let run = ws.run(&[], &[]);
+    run.assert_outcome("load::a::b", "FAILED");
+    for file in ["a/b.toml", "a::b.toml"] {
+        run.assert_says(&ws.scenarios().join(file).display().to_string());
+    }
+    run.assert_says("all map to the scenario name \"a::b\"");
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_placed() {
+    let ws = Workspace::new(&[]);
+    std::fs::write(
+        ws.scenarios().join("latin1.toml"),
+        b"[target]\nbase_url = \"http://127.0.0.1:9\" # caf\xe9\n",
+    )
+    .unwrap();
+    let run = ws.run(&[], &[]);
+    run.assert_outcome("load::latin1", "FAILED");
+    run.assert_says(&format!(
+        "{}:2:38: not UTF-8 (byte 0xe9)",
+        ws.scenarios().join("latin1.toml").display()
+    ));
+}
+
+#[test]
 fn zero_test_threads_is_refused_at_once() {
     let ws = Workspace::new(&[("remote.toml", OPTIONAL)]);
     let run = ws.run(&["--test-threads", "0"], &[]);

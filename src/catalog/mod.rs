@@ -62,13 +62,16 @@ impl Catalog {
                 return catalog;
             }
         };
-        for relative in files {
-            let selected = globs.is_empty() || globs.iter().any(|g| g.matches_path(&relative));
-            if !selected {
+        let selected = files
+            .into_iter()
+            .filter(|relative| globs.is_empty() || globs.iter().any(|g| g.matches_path(relative)));
+        for (scenario, relatives) in by_scenario_name(selected) {
+            let file = config.scenario_root.join(&relatives[0]);
+            if relatives.len() > 1 {
+                let message = same_name_message(&config.scenario_root, &scenario, &relatives);
+                catalog.cases.push(load_error_case(scenario, file, message));
                 continue;
             }
-            let scenario = scenario_name(&relative);
-            let file = config.scenario_root.join(&relative);
             match load_file(config, &env, &scenario, &file) {
                 Ok(loaded) => {
                     catalog.add_secrets(&loaded.secrets);
@@ -93,6 +96,30 @@ impl Catalog {
             self.redactor.add(value);
         }
     }
+}
+
+/// Groups files by the scenario name they map to, in name order. `a/b.toml` and
+/// `a::b.toml` map to one name, and so would give cases of the same names.
+fn by_scenario_name(files: impl Iterator<Item = PathBuf>) -> BTreeMap<String, Vec<PathBuf>> {
+    let mut groups: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    for relative in files {
+        groups
+            .entry(scenario_name(&relative))
+            .or_default()
+            .push(relative);
+    }
+    groups
+}
+
+fn same_name_message(root: &Path, scenario: &str, relatives: &[PathBuf]) -> String {
+    let files: Vec<String> = relatives
+        .iter()
+        .map(|r| root.join(r).display().to_string())
+        .collect();
+    format!(
+        "{} all map to the scenario name \"{scenario}\" (a folder separator and `::` both become `::`), so their cases would share names: rename all but one; none of them is run",
+        files.join(" and ")
+    )
 }
 
 fn load_error_case(scenario: String, file: PathBuf, message: String) -> Case {
@@ -179,10 +206,10 @@ fn load_file(
     scenario: &str,
     file: &Path,
 ) -> Result<LoadedFile, String> {
-    let source = std::fs::read_to_string(file)
-        .map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
+    let bytes = std::fs::read(file).map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
+    let source = utf8(&bytes).map_err(|e| format!("{}:{e}", file.display()))?;
     let vars = env.for_file();
-    let doc = parse_scenario(&source, &vars).map_err(|errors| {
+    let doc = parse_scenario(source, &vars).map_err(|errors| {
         let lines: Vec<String> = errors
             .0
             .iter()
@@ -196,7 +223,7 @@ fn load_file(
     // Credentials in the URL (`https://user:token@host`) are secrets like headers.
     secrets.extend(target.base_url.password().map(str::to_string));
     let target = Arc::new(target);
-    let file = Arc::new(SourceFile::new(file, &source));
+    let file = Arc::new(SourceFile::new(file, source));
     let scope = FileScope {
         scenario,
         file: &file,
@@ -208,6 +235,19 @@ fn load_file(
         target,
         secrets,
         cases: expanded.cases,
+    })
+}
+
+/// The text of a file, or where its first byte that is not UTF-8 is (`line:col: ...`).
+fn utf8(bytes: &[u8]) -> Result<&str, String> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let valid = &bytes[..e.valid_up_to()];
+        let prefix = std::str::from_utf8(valid).expect("valid up to here");
+        let (line, col) = crate::scenario::diagnostic::line_col(prefix, prefix.len());
+        format!(
+            "{line}:{col}: not UTF-8 (byte 0x{:02x}): save the file as UTF-8",
+            bytes[e.valid_up_to()]
+        )
     })
 }
 
@@ -247,4 +287,34 @@ fn log_path(config: &Config, scenario: &str) -> PathBuf {
         None => format!("{stem}.log"),
     };
     config.out_dir.join("targets").join(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case(b"ok = 1\n", None)]
+    #[case(b"a = 1\nb = \"\xff\"\n", Some("2:6: not UTF-8 (byte 0xff)"))]
+    #[case(b"\xc3", Some("1:1: not UTF-8 (byte 0xc3)"))]
+    #[case(b"\xc3\xa9 = 1\n\xc3\xa9\xfe", Some("2:2: not UTF-8 (byte 0xfe)"))]
+    fn utf8_errors_say_where(#[case] bytes: &[u8], #[case] error: Option<&str>) {
+        match (utf8(bytes), error) {
+            (Ok(_), None) => {}
+            (Err(e), Some(expected)) => assert!(e.starts_with(expected), "{e}"),
+            (result, _) => panic!("{result:?}"),
+        }
+    }
+
+    #[test]
+    fn files_that_map_to_one_scenario_name_are_grouped() {
+        let files = ["a/b.toml", "a::b.toml", "c.toml"].map(PathBuf::from);
+        let groups = by_scenario_name(files.into_iter());
+        assert_eq!(
+            groups["a::b"],
+            [PathBuf::from("a/b.toml"), PathBuf::from("a::b.toml")]
+        );
+        assert_eq!(groups["c"], [PathBuf::from("c.toml")]);
+    }
 }
