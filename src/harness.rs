@@ -2,16 +2,15 @@
 
 use std::process::ExitCode;
 
-use libtest_mimic::Arguments;
-
+use crate::args::Args;
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::runner::{Runner, signals, stop_targets};
 
 pub fn main() -> ExitCode {
-    let args = Arguments::from_args();
+    let args = Args::from_env();
     // libtest-mimic would wait forever for a free thread; libtest refuses it.
-    if args.test_threads == Some(0) {
+    if args.libtest.test_threads == Some(0) {
         eprintln!("perfcase: error: --test-threads must be at least 1");
         return ExitCode::FAILURE;
     }
@@ -20,14 +19,14 @@ pub fn main() -> ExitCode {
     let runner = Runner::new(config.clone(), catalog.redactor.clone());
     report_disabled_targets(&catalog.targets);
     let trials = runner.trials(catalog.cases, &args);
-    if args.list {
-        return libtest_mimic::run(&args, trials).exit_code();
+    if args.libtest.list {
+        return libtest_mimic::run(&args.libtest, trials).exit_code();
     }
     signals::install(&runner, catalog.targets.clone());
     // libtest-mimic panics when it cannot print (stdout piped into `head`, say); the
     // targets must still be stopped and the artifacts written, with unfinished cases.
     let conclusion = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        libtest_mimic::run(&args, trials)
+        libtest_mimic::run(&args.libtest, trials)
     }));
     // A signal's handler that came first is stopping the targets and writing; it exits.
     if !runner.claim_end() {

@@ -9,6 +9,7 @@
 //! table of metrics, units and directions they all read; [`kind`], [`text`] and [`atomic`]
 //! are leaves.
 
+pub mod args;
 pub mod atomic;
 pub mod catalog;
 pub mod client;

@@ -113,6 +113,23 @@ fn a_file_that_is_not_utf8_is_placed() {
     ));
 }
 
+/// libtest runs the cases that match any of several filters; so does the harness.
+#[test]
+fn several_filters_select_the_union() {
+    let ws = Workspace::new(&[("remote.toml", OPTIONAL), ("gpu/node-1.toml", OPTIONAL)]);
+    let run = ws.run(&["--list", "remote::up", "node-1::version"], &[]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let names: Vec<&str> = run.stdout.lines().filter(|l| l.ends_with(": test")).collect();
+    assert_eq!(
+        names,
+        ["smoke::gpu::node-1::version: test", "smoke::remote::up: test"],
+        "{}",
+        run.explain()
+    );
+    let run = ws.run(&["--include-ignored", "--", "remote::up", "node-1::version"], &[]);
+    assert!(run.stdout.contains("2 ignored"), "{}", run.explain());
+}
+
 #[test]
 fn zero_test_threads_is_refused_at_once() {
     let ws = Workspace::new(&[("remote.toml", OPTIONAL)]);
@@ -355,28 +372,34 @@ fn a_missing_scenario_folder_says_how_to_point_at_one() {
 
 #[test]
 fn nextest_processes_merge_their_records_by_run_id() {
-    let ws = Workspace::new(&[("remote.toml", OPTIONAL)]);
-    // nextest runs each case as `--exact NAME` in a process of its own.
-    for case in ["smoke::remote::up", "smoke::remote::version"] {
-        let run = ws.run(
-            &["--exact", case],
-            &[("NEXTEST", "1"), ("NEXTEST_RUN_ID", "run-1")],
-        );
-        assert_eq!(run.code, 0, "{}", run.explain());
+    let down = "[target]\nbase_url = \"http://127.0.0.1:9\"\nconnect_timeout = \"1s\"\n\
+                [[smoke]]\nname = \"a\"\nget = \"/\"\n[[smoke]]\nname = \"b\"\nget = \"/\"\n";
+    let ws = Workspace::new(&[("remote.toml", OPTIONAL), ("down.toml", down)]);
+    let nextest = [("NEXTEST", "1"), ("NEXTEST_RUN_ID", "run-1")];
+    // nextest runs each case as `--exact NAME` in a process of its own, and never runs the
+    // ignored cases of the optional target.
+    for case in ["smoke::down::a", "smoke::down::b"] {
+        ws.run(&["--exact", case], &nextest);
     }
     let junit = ws.read_out("junit.xml");
-    assert!(
-        junit.contains("<testcase name=\"up\"") && junit.contains("<testcase name=\"version\""),
-        "{junit}"
-    );
+    for case in ["\"a\"", "\"b\""] {
+        assert!(junit.contains(&format!("<testcase name={case}")), "{junit}");
+    }
+    for case in ["up", "version"] {
+        assert!(
+            junit.contains(&format!("<testcase name=\"{case}\" time=\"0\" classname=\"smoke::remote\"")),
+            "skipped cases are listed with their reason: {junit}"
+        );
+    }
+    assert_eq!(junit.matches("<skipped type=\"ignored\"").count(), 2, "{junit}");
     // A new run starts afresh instead of piling onto the old one.
     ws.run(
-        &["--exact", "smoke::remote::up"],
+        &["--exact", "smoke::down::a"],
         &[("NEXTEST", "1"), ("NEXTEST_RUN_ID", "run-2")],
     );
     let junit = ws.read_out("junit.xml");
     assert!(
-        junit.contains("<testcase name=\"up\"") && !junit.contains("<testcase name=\"version\""),
+        junit.contains("<testcase name=\"a\"") && !junit.contains("<testcase name=\"b\""),
         "{junit}"
     );
 }

@@ -20,9 +20,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use libtest_mimic::{Completion, Failed, Trial};
 use once_cell::sync::OnceCell;
 
+use crate::args::Args;
 use crate::catalog::{Case, CaseBody, Spec};
 use crate::config::Config;
 use crate::report::{self, Record, Status};
@@ -90,7 +91,7 @@ impl Runner {
     /// Cases of an optional target whose variable is unset carry libtest's ignored flag, so
     /// `--ignored` selects them and nextest skips them; since libtest then never calls them,
     /// their skipped records (with the reason) are made here.
-    pub fn trials(self: &Arc<Self>, cases: Vec<Case>, args: &Arguments) -> Vec<Trial> {
+    pub fn trials(self: &Arc<Self>, cases: Vec<Case>, args: &Args) -> Vec<Trial> {
         let mut trials = Vec::with_capacity(cases.len());
         for case in cases {
             let case = Arc::new(case);
@@ -101,31 +102,46 @@ impl Runner {
             let trial =
                 Trial::ignorable_test(case.name.clone(), move || runner.run_case(&for_trial))
                     .with_ignored_flag(disabled.is_some());
-            // A filter must not hide a broken file: the run fails on it all the same.
-            if !args.list && args.is_filtered_out(&trial) {
-                if let CaseBody::LoadError(message) = &case.body {
-                    self.hide_load_error(&case, message);
-                }
-            }
+            let filtered_out = args.is_filtered_out(&trial);
             // Listing runs nothing: no records, no plan.
-            if !args.list && !args.is_filtered_out(&trial) {
-                match (disabled, args.is_ignored(&trial)) {
-                    (Some(reason), true) => {
-                        let skipped = Outcome::skipped(reason);
-                        self.store(self.record(&case, skipped, SystemTime::now(), 0.0));
-                    }
-                    // Ignored for another reason (`--bench`): libtest reports it, nothing runs.
-                    (None, true) => {}
-                    (_, false) => {
-                        let unfinished = Outcome::error(ErrorCause::Unfinished, UNFINISHED);
-                        let record = self.record(&case, unfinished, SystemTime::now(), 0.0);
-                        self.plan(record, target.as_ref());
-                    }
-                }
+            if !args.libtest.list {
+                let ignored = args.libtest.is_ignored(&trial);
+                self.note_before_run(&case, disabled, filtered_out, ignored);
             }
-            trials.push(trial);
+            // libtest-mimic counts what its own filter leaves out; what only the further
+            // filters leave out it must not see at all.
+            if !filtered_out || args.libtest.is_filtered_out(&trial) {
+                trials.push(trial);
+            }
         }
         trials
+    }
+
+    /// What the artifacts say of a case before it runs.
+    fn note_before_run(
+        &self,
+        case: &Case,
+        disabled: Option<String>,
+        filtered_out: bool,
+        ignored: bool,
+    ) {
+        if let (CaseBody::LoadError(message), true) = (&case.body, filtered_out) {
+            // A filter must not hide a broken file: the run fails on it all the same.
+            self.hide_load_error(case, message);
+        } else if let Some(reason) = disabled.filter(|_| {
+            // libtest never calls an ignored trial, so its skipped record is made here.
+            // Under nextest every process records them all, whatever its filter: nextest
+            // itself skips these cases, so no process runs them to record them.
+            (ignored && !filtered_out) || (filtered_out && self.config.nextest_run_id.is_some())
+        }) {
+            let skipped = Outcome::skipped(reason);
+            self.store(self.record(case, skipped, SystemTime::now(), 0.0));
+        } else if !filtered_out && !ignored {
+            let unfinished = Outcome::error(ErrorCause::Unfinished, UNFINISHED);
+            let record = self.record(case, unfinished, SystemTime::now(), 0.0);
+            self.plan(record, case.target());
+        }
+        // Ignored for another reason (`--bench`): libtest reports it, nothing runs.
     }
 
     /// Keeps a load error the filter left out: recorded as an error in the artifacts, and
