@@ -5,7 +5,7 @@
 //! Every field is optional on the wire: servers differ by version and by
 //! request options, and a missing field must give `None`, never a guess.
 
-use crate::inference::metrics::per_second;
+use crate::inference::rate::per_second;
 use serde_json::Value;
 
 /// What one stream object says, whichever API it came from.
