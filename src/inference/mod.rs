@@ -4,6 +4,7 @@
 pub mod chunk;
 pub mod client;
 pub mod decode;
+mod lenient;
 pub mod metrics;
 pub mod models;
 mod rate;
