@@ -2,10 +2,13 @@
 //! known next to the inter-token gaps it measures. Builds realistic OpenAI SSE
 //! and Ollama NDJSON streams in memory and feeds them in 1,460-byte pieces, the
 //! payload of a full TCP segment on an Ethernet link, as the network would.
+//! The full paths go through the client's own [`Decoder`]: framing, JSON and
+//! chunk reading, as a response is read.
 //!
 //! Run with `cargo bench --bench stream_parsers`.
 
 use perfcase::inference::chunk::{from_ollama, from_openai};
+use perfcase::inference::decode::{Decoder, Event};
 use perfcase::stream::{ndjson::NdjsonParser, sse::SseParser};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -31,14 +34,10 @@ fn main() {
     let sse = openai_stream(CHUNKS);
     let ndjson = ollama_stream(CHUNKS);
     println!("{CHUNKS} chunks per stream, fed in {SEGMENT}-byte pieces, best of {RUNS} runs");
-    report("sse framing", &sse, sse_framing);
-    report("sse framing + json + from_openai", &sse, sse_decoded);
-    report("ndjson framing + json", &ndjson, ndjson_framing);
-    report(
-        "ndjson framing + json + from_ollama",
-        &ndjson,
-        ndjson_decoded,
-    );
+    report("openai: sse framing", &sse, sse_framing);
+    report("openai: sse + json + chunk", &sse, sse_decoded);
+    report("ollama: ndjson framing", &ndjson, ndjson_framing);
+    report("ollama: ndjson + json + chunk", &ndjson, ndjson_decoded);
 }
 
 /// An OpenAI-compatible chat stream as llama.cpp or vLLM sends it: a role
@@ -115,51 +114,44 @@ fn sse_framing(stream: &[u8]) -> usize {
 }
 
 fn sse_decoded(stream: &[u8]) -> usize {
-    let mut parser = SseParser::new();
-    let mut events = Vec::new();
-    let (mut content, mut decoded) = (0, 0);
-    for piece in stream.chunks(SEGMENT) {
-        parser.feed(piece, &mut events);
-        for event in events.drain(..) {
-            if event.data == "[DONE]" {
-                continue;
-            }
-            let value: serde_json::Value = serde_json::from_str(&event.data).expect("valid JSON");
-            content += usize::from(!black_box(from_openai(&value)).content.is_empty());
-            decoded += 1;
-        }
-    }
-    assert_eq!(content, CHUNKS, "every token delta decoded");
-    decoded
+    decoded(stream, Decoder::sse(from_openai))
 }
 
+/// Splits the stream into lines without reading them as JSON.
 fn ndjson_framing(stream: &[u8]) -> usize {
-    let mut parser = NdjsonParser::new();
-    let mut values = Vec::new();
+    let mut parser = NdjsonParser::new(|line| Ok(line.len()));
+    let mut lines = Vec::new();
     let mut seen = 0;
     for piece in stream.chunks(SEGMENT) {
-        parser.feed(piece, &mut values);
-        seen += values
+        parser.feed(piece, &mut lines);
+        seen += lines
             .drain(..)
-            .map(|v| usize::from(black_box(v).is_ok()))
+            .map(|line| usize::from(black_box(line).is_ok()))
             .sum::<usize>();
     }
-    parser.finish(&mut values);
-    seen + values.len()
+    parser.finish(&mut lines);
+    seen + lines.len()
 }
 
 fn ndjson_decoded(stream: &[u8]) -> usize {
-    let mut parser = NdjsonParser::new();
-    let mut values = Vec::new();
+    decoded(stream, Decoder::ndjson(from_ollama))
+}
+
+/// Feeds the stream to `decoder` and counts the chunks it reads.
+fn decoded(stream: &[u8], mut decoder: Decoder) -> usize {
+    let mut events = Vec::new();
     let (mut content, mut decoded) = (0, 0);
     for piece in stream.chunks(SEGMENT) {
-        parser.feed(piece, &mut values);
-        for value in values.drain(..) {
-            let chunk = from_ollama(&value.expect("valid JSON"));
-            content += usize::from(!black_box(chunk).content.is_empty());
+        decoder.feed(piece, &mut events);
+        for event in events.drain(..) {
+            match black_box(event) {
+                Event::Chunk(chunk) => content += usize::from(!chunk.content.is_empty()),
+                Event::Done => continue,
+                Event::Malformed(detail) => panic!("{detail}"),
+            }
             decoded += 1;
         }
     }
-    assert_eq!(content, CHUNKS, "every token line decoded");
+    assert_eq!(content, CHUNKS, "every token decoded");
     decoded
 }

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use tokio::time::timeout_at;
 
-use super::chunk::{self, Chunk, ServerCounts};
-use super::decode::{Decoder, Event};
+use super::chunk::{self, ServerCounts};
+use super::decode::{Decoder, Event, Reader};
 use super::metrics::{InferenceMetrics, Timeline, compute};
 use super::request::GenerationRequest;
 use crate::client::RequestError;
@@ -98,7 +98,6 @@ pub struct Limits {
 
 /// Accumulates a response as events arrive.
 struct Collector {
-    api: Api,
     timeline: Timeline,
     progress: Progress,
     finish_reason: Option<String>,
@@ -109,7 +108,7 @@ struct Collector {
 impl Collector {
     /// Takes one decoded event that arrived `at` seconds after the request was sent.
     fn accept(&mut self, event: Event, at: f64, url: &str) -> Result<(), GenerationError> {
-        let json = match event {
+        let chunk = match event {
             Event::Done => {
                 self.done = true;
                 return Ok(());
@@ -121,11 +120,7 @@ impl Collector {
                     progress: self.progress.clone(),
                 });
             }
-            Event::Json(json) => json,
-        };
-        let chunk: Chunk = match self.api {
-            Api::Ollama => chunk::from_ollama(&json),
-            _ => chunk::from_openai(&json),
+            Event::Chunk(chunk) => chunk,
         };
         self.progress.chunks += 1;
         if let Some(message) = chunk.error {
@@ -177,7 +172,6 @@ pub async fn generate(
     };
     let first_deadline = tokio::time::Instant::from_std(started + first_token_limit);
     let mut collector = Collector {
-        api: target.api,
         timeline: Timeline {
             streamed: request.stream,
             ..Timeline::default()
@@ -227,10 +221,14 @@ pub async fn generate(
             message: error_message(&text),
         });
     }
+    let read: Reader = match target.api {
+        Api::Ollama => chunk::from_ollama,
+        _ => chunk::from_openai,
+    };
     let mut decoder = match (request.stream, target.api) {
-        (false, _) => Decoder::whole(),
-        (true, Api::Ollama) => Decoder::ndjson(),
-        (true, _) => Decoder::sse(),
+        (false, _) => Decoder::whole(read),
+        (true, Api::Ollama) => Decoder::ndjson(read),
+        (true, _) => Decoder::sse(read),
     };
     let mut body = response.bytes_stream();
     let mut events = Vec::new();

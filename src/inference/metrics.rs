@@ -1,9 +1,10 @@
-//! The per-request figures of DESIGN.md "Metric definitions", computed from
+//! The per-request figures of the metric definitions in the README, computed from
 //! when content arrived and what the server said about its own work. Kept
 //! free of I/O and clocks so every definition can be checked with made-up
 //! timelines.
 
 use crate::inference::chunk::ServerCounts;
+use crate::inference::rate::per_second;
 
 /// When things happened during one request, in seconds since it was sent
 /// (since it was scheduled, under open-loop load).
@@ -85,11 +86,6 @@ pub fn compute(t: &Timeline, s: &ServerCounts) -> InferenceMetrics {
         load_s: s.load_seconds,
         count_note: count_note(t, s.output_tokens, chunks),
     }
-}
-
-/// `count / seconds`, or `None` when no time passed to divide by.
-pub(crate) fn per_second(count: u64, seconds: f64) -> Option<f64> {
-    (seconds > 0.0).then(|| count as f64 / seconds)
 }
 
 /// A non-streamed response shows its first token only with the whole body,

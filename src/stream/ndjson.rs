@@ -1,8 +1,9 @@
 //! Newline-delimited JSON: one JSON value per line, as Ollama streams its
-//! responses. A line that is not valid JSON is reported and skipped, so one bad
-//! line does not hide the rest of the stream.
-
-use serde_json::Value;
+//! responses. Each line is read where it lies by a reader the caller chooses
+//! (a typed chunk reader, or `serde_json::from_slice` for a `Value`), so no
+//! line is copied or built into a tree it does not need. A line that is not
+//! valid JSON is reported and skipped, so one bad line does not hide the rest
+//! of the stream.
 
 /// How much of a bad line an error quotes: enough to recognise it, little
 /// enough to keep a report readable.
@@ -18,9 +19,13 @@ pub enum NdjsonError {
     },
 }
 
+/// Reads one line's JSON text into a value.
+pub type LineReader<T> = fn(&[u8]) -> serde_json::Result<T>;
+
 /// Turns the bytes of an NDJSON stream, in pieces of any size, into values.
-#[derive(Debug, Default)]
-pub struct NdjsonParser {
+#[derive(Debug)]
+pub struct NdjsonParser<T> {
+    read: LineReader<T>,
     /// The start of a line whose end has not arrived yet, kept as bytes so
     /// that a character split between pieces is decoded whole.
     partial: Vec<u8>,
@@ -29,15 +34,19 @@ pub struct NdjsonParser {
     lines: usize,
 }
 
-impl NdjsonParser {
-    pub fn new() -> Self {
-        Self::default()
+impl<T> NdjsonParser<T> {
+    pub fn new(read: LineReader<T>) -> Self {
+        Self {
+            read,
+            partial: Vec::new(),
+            lines: 0,
+        }
     }
 
     /// Parses the next piece of the stream, appending a result for each
     /// non-blank line completed by it to `out` straight away, so that arrival
     /// times stay accurate.
-    pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<Result<Value, NdjsonError>>) {
+    pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<Result<T, NdjsonError>>) {
         let mut rest = bytes;
         while let Some(end) = rest.iter().position(|&b| b == b'\n') {
             self.end_line(&rest[..end], out);
@@ -49,17 +58,17 @@ impl NdjsonParser {
     /// Ends the stream, parsing a last line that has no newline after it (a
     /// non-streaming body usually ends that way). The parser is then ready for
     /// a new stream.
-    pub fn finish(&mut self, out: &mut Vec<Result<Value, NdjsonError>>) {
+    pub fn finish(&mut self, out: &mut Vec<Result<T, NdjsonError>>) {
         if !self.partial.is_empty() {
             let line = std::mem::take(&mut self.partial);
             self.line(&line, out);
         }
-        *self = Self::default();
+        *self = Self::new(self.read);
     }
 
     /// Completes the line begun in earlier pieces with `tail`. A line that
     /// arrived whole is parsed where it lies, without copying.
-    fn end_line(&mut self, tail: &[u8], out: &mut Vec<Result<Value, NdjsonError>>) {
+    fn end_line(&mut self, tail: &[u8], out: &mut Vec<Result<T, NdjsonError>>) {
         if self.partial.is_empty() {
             self.line(tail, out);
             return;
@@ -71,12 +80,12 @@ impl NdjsonParser {
         self.partial = line;
     }
 
-    fn line(&mut self, line: &[u8], out: &mut Vec<Result<Value, NdjsonError>>) {
+    fn line(&mut self, line: &[u8], out: &mut Vec<Result<T, NdjsonError>>) {
         self.lines += 1;
         if line.iter().all(u8::is_ascii_whitespace) {
             return;
         }
-        let parsed = serde_json::from_slice(line).map_err(|source| NdjsonError::Malformed {
+        let parsed = (self.read)(line).map_err(|source| NdjsonError::Malformed {
             line: self.lines,
             excerpt: excerpt(line),
             source,
@@ -95,14 +104,18 @@ mod tests {
     use super::*;
     use crate::stream::pieces;
     use rstest::rstest;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    fn value_parser() -> NdjsonParser<Value> {
+        NdjsonParser::new(|line| serde_json::from_slice(line))
+    }
 
     /// Results in a comparable form: a value, or the line and excerpt of an
     /// error.
     type Outcome = Result<Value, (usize, String)>;
 
     fn parse<'a>(pieces: impl IntoIterator<Item = &'a [u8]>) -> Vec<Outcome> {
-        let mut parser = NdjsonParser::new();
+        let mut parser = value_parser();
         let mut out = Vec::new();
         for piece in pieces {
             parser.feed(piece, &mut out);
@@ -145,7 +158,7 @@ mod tests {
 
     #[test]
     fn values_are_handed_out_as_soon_as_the_newline_arrives() {
-        let mut parser = NdjsonParser::new();
+        let mut parser = value_parser();
         let mut out = Vec::new();
         parser.feed(b"{\"a\":", &mut out);
         parser.feed(b"1}", &mut out);
@@ -158,7 +171,7 @@ mod tests {
     fn character_split_between_pieces_is_decoded_whole() {
         let line = "{\"response\":\"\u{20ac}\"}\n".as_bytes();
         let euro_at = line.iter().position(|&b| b == 0xE2).unwrap();
-        let mut parser = NdjsonParser::new();
+        let mut parser = value_parser();
         let mut out = Vec::new();
         parser.feed(&line[..euro_at + 1], &mut out);
         parser.feed(&line[euro_at + 1..euro_at + 2], &mut out);
@@ -168,7 +181,7 @@ mod tests {
 
     #[test]
     fn error_names_line_cause_and_excerpt() {
-        let mut parser = NdjsonParser::new();
+        let mut parser = value_parser();
         let mut raw = Vec::new();
         parser.feed(b"{}\n{\"done\": tru}\n", &mut raw);
         let message = raw.pop().unwrap().unwrap_err().to_string();
@@ -190,7 +203,7 @@ mod tests {
 
     #[test]
     fn finish_readies_the_parser_for_a_new_stream() {
-        let mut parser = NdjsonParser::new();
+        let mut parser = value_parser();
         let mut out = Vec::new();
         parser.feed(b"{bad", &mut out);
         parser.finish(&mut out);

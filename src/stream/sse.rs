@@ -31,7 +31,9 @@ pub struct SseParser {
     /// A byte order mark is only stripped from the stream's first line.
     started: bool,
     event: Option<String>,
-    data: String,
+    /// The data lines so far, as bytes: the event's text is decoded once, when
+    /// it is dispatched, rather than line by line.
+    data: Vec<u8>,
     /// Whether a `data:` line was seen, since `data:` with an empty value still
     /// makes an event.
     has_data: bool,
@@ -50,7 +52,7 @@ impl SseParser {
             self.after_cr = false;
             rest = rest.strip_prefix(b"\n").unwrap_or(rest);
         }
-        while let Some(end) = rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+        while let Some(end) = line_end(rest) {
             self.end_line(&rest[..end], out);
             let mut next = end + 1;
             if rest[end] == b'\r' {
@@ -125,10 +127,10 @@ impl SseParser {
 
     fn push_data(&mut self, value: &[u8]) {
         if self.has_data {
-            self.data.push('\n');
+            self.data.push(b'\n');
         }
         self.has_data = true;
-        self.data.push_str(&text(value));
+        self.data.extend_from_slice(value);
     }
 
     /// A blank line: hands out the event if it has data, and starts the next
@@ -136,7 +138,7 @@ impl SseParser {
     fn dispatch(&mut self, out: &mut Vec<SseEvent>) {
         let event = self.event.take();
         if std::mem::take(&mut self.has_data) {
-            let data = std::mem::take(&mut self.data);
+            let data = owned_text(std::mem::take(&mut self.data));
             out.push(SseEvent { event, data });
         }
     }
@@ -146,9 +148,36 @@ fn strip_one_space(value: &[u8]) -> &[u8] {
     value.strip_prefix(b" ").unwrap_or(value)
 }
 
+/// Where the first LF or CR in `bytes` is. Lines of event data run to
+/// hundreds of bytes, so blocks of 16 are checked at once, in a form the
+/// compiler turns into vector instructions, before the byte is looked for.
+fn line_end(bytes: &[u8]) -> Option<usize> {
+    const BLOCK: usize = 16;
+    let is_end = |b: &u8| *b == b'\n' || *b == b'\r';
+    let mut blocks = bytes.chunks_exact(BLOCK);
+    let mut start = 0;
+    for block in &mut blocks {
+        if block.iter().fold(false, |any, b| any | is_end(b)) {
+            return block.iter().position(is_end).map(|at| start + at);
+        }
+        start += BLOCK;
+    }
+    blocks
+        .remainder()
+        .iter()
+        .position(is_end)
+        .map(|at| start + at)
+}
+
 /// Borrows when the bytes are valid UTF-8, which is nearly always.
 fn text(bytes: &[u8]) -> Cow<'_, str> {
     String::from_utf8_lossy(bytes)
+}
+
+/// Takes over the bytes when they are valid UTF-8, which is nearly always.
+fn owned_text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes)
+        .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned())
 }
 
 #[cfg(test)]
@@ -220,6 +249,17 @@ mod tests {
         for (how, cut) in pieces::cuts(input.as_bytes()) {
             assert_eq!(parse(cut), expected, "{how}");
         }
+    }
+
+    #[rstest]
+    #[case::none("x".repeat(40), None)]
+    #[case::first(format!("\n{}", "x".repeat(40)), Some(0))]
+    #[case::end_of_first_block(format!("{}\r{}", "x".repeat(15), "x".repeat(20)), Some(15))]
+    #[case::start_of_second_block(format!("{}\n", "x".repeat(16)), Some(16))]
+    #[case::in_the_remainder(format!("{}\r\n", "x".repeat(35)), Some(35))]
+    #[case::earliest_of_several(format!("{}\r{}\n", "x".repeat(20), "x".repeat(2)), Some(20))]
+    fn line_end_finds_the_first_lf_or_cr(#[case] bytes: String, #[case] end: Option<usize>) {
+        assert_eq!(line_end(bytes.as_bytes()), end);
     }
 
     #[test]
