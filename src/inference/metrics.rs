@@ -323,26 +323,13 @@ mod tests {
             ..counted(3)
         };
         let full = compute(&streamed(&[1.0, 1.5, 2.0], 2.0), &s);
+        // Every figure is a threshold key of inference checks and a registered metric (with
+        // a unit for the reports), in the order of that list.
         let names: Vec<&str> = full.figures().iter().map(|(name, _)| *name).collect();
-        assert_eq!(
-            names,
-            [
-                "ttfb",
-                "ttft",
-                "latency",
-                "itl.mean",
-                "itl.max",
-                "tpot",
-                "output_tokens",
-                "content_chunks",
-                "tokens_per_s",
-                "e2e_tokens_per_s",
-                "server_tokens_per_s",
-                "prompt_tokens",
-                "prompt_tokens_per_s",
-                "load_duration",
-            ]
-        );
+        assert_eq!(names, crate::scenario::inference::INFERENCE_FIGURES);
+        for name in names {
+            assert!(crate::metric::unit_of(name).is_some(), "{name}");
+        }
         assert_eq!(full.figures()[5], ("tpot", 0.5));
         assert_eq!(full.figures()[13], ("load_duration", 2.0));
     }

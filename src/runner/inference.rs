@@ -85,36 +85,3 @@ async fn ensure_model(target: &Target, model: &str) -> Result<(), String> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use crate::inference::chunk::ServerCounts;
-    use crate::inference::metrics::{Timeline, compute};
-    use crate::metric::unit_of;
-    use crate::scenario::inference::INFERENCE_FIGURES;
-
-    /// A figure that is not in the registry would have no unit in the reports, and one that
-    /// is not a threshold key could not be judged: hold the metrics code to both lists.
-    #[test]
-    fn every_figure_is_registered_and_takes_a_threshold() {
-        let timeline = Timeline {
-            first_byte_s: Some(0.1),
-            content_chunks_s: vec![0.2, 0.3, 0.4],
-            end_s: 0.5,
-            streamed: true,
-        };
-        let counts = ServerCounts {
-            output_tokens: Some(3),
-            prompt_tokens: Some(5),
-            prompt_seconds: Some(0.1),
-            load_seconds: Some(0.2),
-            server_tokens_per_s: Some(10.0),
-            ..ServerCounts::default()
-        };
-        let figures = compute(&timeline, &counts).figures();
-        assert_eq!(figures.len(), INFERENCE_FIGURES.len(), "{figures:?}");
-        for (name, _) in figures {
-            assert!(INFERENCE_FIGURES.contains(&name), "{name}");
-            assert!(unit_of(name).is_some(), "{name}");
-        }
-    }
-}
