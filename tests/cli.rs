@@ -119,14 +119,24 @@ fn several_filters_select_the_union() {
     let ws = Workspace::new(&[("remote.toml", OPTIONAL), ("gpu/node-1.toml", OPTIONAL)]);
     let run = ws.run(&["--list", "remote::up", "node-1::version"], &[]);
     assert_eq!(run.code, 0, "{}", run.explain());
-    let names: Vec<&str> = run.stdout.lines().filter(|l| l.ends_with(": test")).collect();
+    let names: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.ends_with(": test"))
+        .collect();
     assert_eq!(
         names,
-        ["smoke::gpu::node-1::version: test", "smoke::remote::up: test"],
+        [
+            "smoke::gpu::node-1::version: test",
+            "smoke::remote::up: test"
+        ],
         "{}",
         run.explain()
     );
-    let run = ws.run(&["--include-ignored", "--", "remote::up", "node-1::version"], &[]);
+    let run = ws.run(
+        &["--include-ignored", "--", "remote::up", "node-1::version"],
+        &[],
+    );
     assert!(run.stdout.contains("2 ignored"), "{}", run.explain());
 }
 
@@ -387,11 +397,17 @@ fn nextest_processes_merge_their_records_by_run_id() {
     }
     for case in ["up", "version"] {
         assert!(
-            junit.contains(&format!("<testcase name=\"{case}\" time=\"0\" classname=\"smoke::remote\"")),
+            junit.contains(&format!(
+                "<testcase name=\"{case}\" time=\"0\" classname=\"smoke::remote\""
+            )),
             "skipped cases are listed with their reason: {junit}"
         );
     }
-    assert_eq!(junit.matches("<skipped type=\"ignored\"").count(), 2, "{junit}");
+    assert_eq!(
+        junit.matches("<skipped type=\"ignored\"").count(),
+        2,
+        "{junit}"
+    );
     // A new run starts afresh instead of piling onto the old one.
     ws.run(
         &["--exact", "smoke::down::a"],

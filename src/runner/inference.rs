@@ -84,4 +84,3 @@ async fn ensure_model(target: &Target, model: &str) -> Result<(), String> {
         )),
     }
 }
-

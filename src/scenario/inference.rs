@@ -4,11 +4,11 @@ use std::ops::Range;
 
 use std::fmt;
 
-use serde::de::{MapAccess, Visitor};
+use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
-use crate::metric::{Unit, unit_of};
+use crate::metric::unit_of;
 use crate::text::closest;
 
 use super::{Dur, OneOrMany, Pattern, SchemaSource, Threshold};
@@ -75,9 +75,11 @@ pub struct InferenceExpect {
     pub finish_reason: Option<Spanned<String>>,
     pub min_output_tokens: Option<Spanned<u64>>,
     pub max_output_tokens: Option<Spanned<u64>>,
-    /// Every other key names a figure (`ttft`, `"itl.max"`); validation checks that it is
-    /// one an inference request produces and that the threshold's unit fits it.
+    /// Keys that name a figure of the request (`ttft`, `"itl.max"`); validation checks
+    /// that the threshold's unit fits it.
     pub thresholds: Vec<(Spanned<String>, Spanned<Threshold>)>,
+    /// Keys that are neither: reported by validation, each at its own position.
+    pub unknown: Vec<Spanned<String>>,
 }
 
 /// The keys of `expect` that are not thresholds.
@@ -146,7 +148,13 @@ impl<'de> Visitor<'de> for ExpectVisitor {
                 "finish_reason" => expect.finish_reason = Some(map.next_value()?),
                 "min_output_tokens" => expect.min_output_tokens = Some(map.next_value()?),
                 "max_output_tokens" => expect.max_output_tokens = Some(map.next_value()?),
-                _ => expect.thresholds.push((key, map.next_value()?)),
+                figure if INFERENCE_FIGURES.contains(&figure) => {
+                    expect.thresholds.push((key, map.next_value()?));
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    expect.unknown.push(key);
+                }
             }
         }
         // Tables arrive in key order; messages follow the order of the file.
@@ -184,11 +192,16 @@ impl InferenceCheck {
         self.validate_shape().map_err(|message| (message, None))?;
         let name = self.name.get_ref();
         let modes = self.stream.as_slice();
+        if let Some(key) = self.expect.unknown.first() {
+            return Err((
+                format!("inference check \"{name}\": {}", unknown_key(key.get_ref())),
+                Some(key.span()),
+            ));
+        }
         for (figure, threshold) in &self.expect.thresholds {
             let at = Some(figure.span());
             let figure = figure.get_ref().as_str();
-            let unit = figure_unit(figure)
-                .map_err(|e| (format!("inference check \"{name}\": {e}"), at.clone()))?;
+            let unit = unit_of(figure).expect("every inference figure is a registered metric");
             threshold.get_ref().check_fits(figure, unit).map_err(|e| {
                 (
                     format!("inference check \"{name}\": {e}"),
@@ -242,20 +255,34 @@ impl InferenceCheck {
     }
 }
 
-/// The unit of a figure an inference request produces, or why the key is not one.
-fn figure_unit(key: &str) -> Result<Unit, String> {
-    if INFERENCE_FIGURES.contains(&key) {
-        return Ok(unit_of(key).expect("every inference figure is a registered metric"));
-    }
+/// Why a key of `expect` is neither an answer key nor a figure, with the nearest of both.
+fn unknown_key(key: &str) -> String {
     let known: Vec<&str> = ANSWER_KEYS
         .iter()
         .chain(INFERENCE_FIGURES)
         .copied()
         .collect();
-    let hint = closest(key, &known).map_or_else(String::new, |c| format!("; did you mean `{c}`?"));
-    Err(format!(
+    let dotted: Vec<String> = INFERENCE_FIGURES
+        .iter()
+        .filter(|figure| {
+            figure
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.starts_with('.'))
+        })
+        .map(|figure| format!("\"{figure}\""))
+        .collect();
+    let hint = if !dotted.is_empty() {
+        // `itl.max = "< 1s"` unquoted is a table `itl` holding `max`.
+        format!(
+            "; quote a dotted figure name: {} = ...",
+            dotted.join(" or ")
+        )
+    } else {
+        closest(key, &known).map_or_else(String::new, |c| format!("; did you mean `{c}`?"))
+    };
+    format!(
         "unknown key `{key}` in expect{hint} (answer keys: {}; figures: {})",
         ANSWER_KEYS.join(", "),
         INFERENCE_FIGURES.join(", ")
-    ))
+    )
 }

@@ -58,7 +58,7 @@ pub struct TargetSpec {
     #[serde(default = "defaults::connect_timeout")]
     pub connect_timeout: Dur,
     /// Sent with every request. Values are secrets: never written to an artifact or log.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "headers")]
     pub headers: BTreeMap<String, String>,
     /// Name of an environment variable; when it is unset or empty the target's checks are
     /// reported as ignored with a reason instead of failing on a server that isn't there.
@@ -160,6 +160,29 @@ impl<'de> Deserialize<'de> for SchemaSource {
             ))),
         }
     }
+}
+
+/// Header names and values are checked while parsing, so that a bad one (a space in a
+/// name, a line break from an interpolated variable) is reported where the table is
+/// written, not when the client is built.
+pub(crate) fn headers<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    use reqwest::header::{HeaderName, HeaderValue};
+    let headers = BTreeMap::<String, String>::deserialize(deserializer)?;
+    for (name, value) in &headers {
+        if HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(serde::de::Error::custom(format!(
+                "invalid header name \"{name}\": use letters, digits and '-'"
+            )));
+        }
+        if HeaderValue::from_str(value).is_err() {
+            return Err(serde::de::Error::custom(format!(
+                "invalid value for header \"{name}\": it must be visible ASCII without line breaks"
+            )));
+        }
+    }
+    Ok(headers)
 }
 
 mod defaults {

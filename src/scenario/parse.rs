@@ -278,6 +278,18 @@ mod tests {
         1,
         "status is an empty list"
     )]
+    #[case::bad_header_name(
+        "[[smoke]]\nname = \"a\"\nget = \"/\"\nheaders = { \"X Bad\" = \"1\" }\n",
+        6,
+        11,
+        "invalid header name \"X Bad\""
+    )]
+    #[case::bad_header_value(
+        "[[smoke]]\nname = \"a\"\nget = \"/\"\nheaders = { X-Key = \"a\\nb\" }\n",
+        6,
+        11,
+        "invalid value for header \"X-Key\""
+    )]
     #[case::empty_command("[target.spawn]\ncommand = \" \"\n", 4, 11, "command is empty")]
     fn reports_errors_with_position(
         #[case] body: &str,
@@ -300,6 +312,14 @@ mod tests {
         let err = parse_scenario(&text, &vars).unwrap_err().into_first();
         assert_eq!((err.line, err.col), (7, 8));
         assert!(err.message.contains("also defined at 4:8"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_target_header_is_placed_at_its_table() {
+        let text = format!("{HEAD}headers = {{ \"a b\" = \"x\" }}\n");
+        let err = parse_scenario(&text, &vars).unwrap_err().into_first();
+        assert_eq!((err.line, err.col), (3, 11), "{err}");
+        assert!(err.message.contains("invalid header name"), "{err}");
     }
 
     #[rstest]
@@ -352,6 +372,10 @@ mod tests {
     #[case::bad_stream("stream = [true, true]\n", "stream is true, false or [true, false]")]
     #[case::bad_threshold("expect = { ttft = \"2s\" }\n", "missing comparison")]
     #[case::reserved_extra("extra = { stream = false }\n", "extra sets \"stream\"")]
+    #[case::unquoted_dotted_figure(
+        "expect = { itl.max = \"< 1s\" }\n",
+        "unknown key `itl` in expect; quote a dotted figure name: \"itl.mean\" or \"itl.max\""
+    )]
     #[case::rate_without_stream(
         "stream = [true, false]\nexpect = { tokens_per_s = \"> 1\" }\n",
         "tokens_per_s is only measured when streaming"
@@ -422,6 +446,17 @@ mod tests {
                 (12, "inference check \"hx\"".to_string()),
             ]
         );
+    }
+
+    #[rstest]
+    #[case::deep_dotted_key("[[smoke]]\nname = \"a\"\nget = \"/\"\nexpect.json.x.y.z = 1\n", 6, 13)]
+    #[case::deep_top_level("a.b.c.d = 1\n", 3, 1)]
+    #[case::deep_in_target("timeout.x.y = \"1s\"\n", 3, 1)]
+    fn deeply_nested_keys_are_placed(#[case] body: &str, #[case] line: usize, #[case] col: usize) {
+        let err = parse_scenario(&format!("{HEAD}{body}"), &vars)
+            .unwrap_err()
+            .into_first();
+        assert_eq!((err.line, err.col), (line, col), "{err}");
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub struct SmokeCheck {
     #[serde(default)]
     pub query: BTreeMap<String, String>,
     /// Added to the target's headers; secrets like them.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::headers")]
     pub headers: BTreeMap<String, String>,
     /// A JSON body (sent with `content-type: application/json`).
     pub json: Option<serde_json::Value>,
