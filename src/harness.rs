@@ -50,14 +50,12 @@ pub fn main() -> ExitCode {
     }
     let hidden = runner.hidden_load_errors();
     for error in &hidden {
-        eprintln!(
-            "perfcase: error: a scenario file did not load, and the filter hid its case {error}"
-        );
+        eprintln!("perfcase: error: {error}");
     }
     match conclusion {
         Ok(_) if !hidden.is_empty() => {
             eprintln!(
-                "perfcase: failing the run: a broken file would otherwise drop its checks without a word; fix it, or move it out of PERFCASE_SCENARIOS"
+                "perfcase: failing the run: a file that does not load would otherwise drop its checks without a word; fix what the error says"
             );
             ExitCode::FAILURE
         }

@@ -1,6 +1,7 @@
 //! The metric registry: every figure perfcase measures, with its unit and which way is
-//! better. Threshold validation, judging, the baseline comparison and every reporter read
-//! this one table, so a new metric is one line here.
+//! better. Threshold validation and every reporter read this one table (figures carry
+//! their unit from here into records), so a new metric is one line here; the direction is
+//! what a comparison with a stored baseline will read.
 //!
 //! A figure is named `<metric>` or `<metric>.<stat>`: `ttft`, `itl.max`, `tokens_per_s.p95`.
 //! Within one inference request `itl.mean` and `itl.max` summarise the gaps of its stream;

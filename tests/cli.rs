@@ -69,7 +69,7 @@ fn a_filter_never_hides_a_broken_file(#[case] args: &[&str]) {
     );
     let file = ws.scenarios().join("typo.toml");
     for text in [
-        "the filter hid its case load::typo (left out by the filter)".to_string(),
+        "perfcase: error: load::typo failed, and the filter left it out:".to_string(),
         format!("{}:6:1: unknown field `expcet`", file.display()),
         "failing the run".to_string(),
     ] {

@@ -266,6 +266,11 @@ fn a_wrong_expectation_fails_and_shows_the_answer() {
         junit.contains("<failure type=\"answer, threshold\""),
         "{junit}"
     );
+    // The attribute's line breaks are folded by XML readers; the element text keeps them.
+    assert!(
+        junit.contains(&format!(":\n  {file}:")) && junit.contains("]]></failure>"),
+        "one violation a line in the failure's text: {junit}"
+    );
     assert!(
         junit.contains("output_tokens_source = client.content_chunks"),
         "no usage: counted chunks, and says so: {junit}"
@@ -617,8 +622,10 @@ fn measuring_cases_of_one_server_do_not_overlap(#[case] args: &[&str]) {
     let ttfts = ttfts(&ws);
     eprintln!("ttft with {args:?}: {ttfts:?}");
     for ttft in &ttfts {
+        // A queued case would show at least 120 + 240 ms; slack below that for a loaded
+        // machine running a debug build.
         assert!(
-            (0.120..0.120 + 0.080).contains(ttft),
+            (0.120..0.300).contains(ttft),
             "ttft {ttft}s: a queued case measured another case's generation: {ttfts:?}"
         );
     }
@@ -647,7 +654,7 @@ fn a_target_may_be_measured_concurrently() {
         "no two cases overlapped: {gaps:?}"
     );
     for ttft in ttfts(&ws) {
-        assert!((0.120..0.200).contains(&ttft), "ttft {ttft}s");
+        assert!((0.120..0.300).contains(&ttft), "ttft {ttft}s");
     }
 }
 

@@ -223,7 +223,8 @@ fn a_normal_run_leaves_no_server_and_no_watchdog() {
 
 #[test]
 fn under_nohup_a_hang_up_leaves_the_run_going() {
-    let ws = held_server(1, "");
+    // The slow check holds 3 s, so the hang-up certainly arrives mid-run.
+    let ws = held_server(3, "");
     let mut harness = one_at_a_time(&ws);
     // What `nohup` does: the harness starts with SIGHUP ignored.
     // SAFETY: between fork and exec the closure only calls signal(2), async-signal-safe.
@@ -235,6 +236,11 @@ fn under_nohup_a_hang_up_leaves_the_run_going() {
     }
     let mut run = MidRun::start(&ws, harness);
     run.harness.signal(libc::SIGHUP);
+    assert_eq!(
+        run.harness.wait(Duration::from_millis(500)),
+        None,
+        "a hang-up under nohup must not end the run"
+    );
     run.assert_exits(Duration::from_secs(30), 0);
     let summary = ws.read_out("summary.md");
     assert!(summary.contains("2 cases: 2 passed"), "{summary}");

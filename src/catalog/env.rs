@@ -24,11 +24,12 @@ impl Env {
     }
 
     /// The suite variables not overridden by the process environment, for child processes
-    /// (which inherit the process environment anyway).
+    /// (which inherit the process environment anyway). An empty variable counts as unset,
+    /// as it does for interpolation, so both see the suite's value.
     pub fn suite_only(&self) -> BTreeMap<String, String> {
         self.suite
             .iter()
-            .filter(|(name, _)| std::env::var_os(name).is_none())
+            .filter(|(name, _)| std::env::var_os(name).is_none_or(|v| v.is_empty()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     }

@@ -15,7 +15,7 @@ pub fn judge_threshold(
             Cause::Threshold,
             metric,
             threshold.to_string(),
-            threshold.format_value(value),
+            observed_beside(threshold, value),
         )),
         None => Some(Violation::new(
             Cause::Threshold,
@@ -23,6 +23,17 @@ pub fn judge_threshold(
             threshold.to_string(),
             "no value: this response does not produce it (see the metric definitions in the README)",
         )),
+    }
+}
+
+/// The observed value as the threshold is written; when rounding would make it read the
+/// same as the limit ("expected < 2s, observed 2s"), the exact value in base units follows.
+fn observed_beside(threshold: &Threshold, value: f64) -> String {
+    let shown = threshold.format_value(value);
+    if shown == threshold.format_value(threshold.value) {
+        format!("{shown} ({value} exactly)")
+    } else {
+        shown
     }
 }
 
@@ -40,6 +51,12 @@ mod tests {
         "< 150ms",
         Some(0.2),
         Some("ttft: expected < 150ms, observed 200ms")
+    )]
+    #[case(
+        "ttft",
+        "< 2s",
+        Some(2.0004),
+        Some("ttft: expected < 2s, observed 2s (2.0004 exactly)")
     )]
     #[case(
         "tokens_per_s",

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use junit_report::{Duration, OffsetDateTime, ReportBuilder, TestCase, TestSuiteBuilder};
+use junit_report::{
+    Duration, OffsetDateTime, ReportBuilder, TestCase, TestCaseBuilder, TestSuiteBuilder,
+};
 
 use super::figures::format_figures;
 use super::record::{Record, Status};
@@ -50,10 +52,21 @@ fn testcase(record: &Record, classname: &str) -> TestCase {
         .unwrap_or(&record.name);
     let message = record.message.as_deref().unwrap_or("");
     let cause = record.cause.as_deref();
+    // XML readers fold the line breaks of an attribute into spaces: the message is also
+    // the element's text, where every violation keeps its line.
+    let trace = split_cdata_end(message);
     let mut case = match record.status {
         Status::Passed => TestCase::success(short_name, time),
-        Status::Failed => TestCase::failure(short_name, time, cause.unwrap_or("failure"), message),
-        Status::Error => TestCase::error(short_name, time, cause.unwrap_or("error"), message),
+        Status::Failed => {
+            TestCaseBuilder::failure(short_name, time, cause.unwrap_or("failure"), message)
+                .set_trace(&trace)
+                .build()
+        }
+        Status::Error => {
+            TestCaseBuilder::error(short_name, time, cause.unwrap_or("error"), message)
+                .set_trace(&trace)
+                .build()
+        }
         Status::Skipped => TestCase::skipped_with_cause(short_name, "ignored", message),
     };
     case.set_classname(classname);

@@ -53,12 +53,34 @@ pub fn render(records: &[Record]) -> String {
                 Some(cause) => format!("{}: {cause}", record.status.as_str()),
                 None => record.status.as_str().to_string(),
             };
+            let message = record.message.as_deref().unwrap_or("");
+            let fence = fence_for(message);
             text.push_str(&format!(
-                "\n### `{}` ({status})\n\n```\n{}\n```\n",
-                record.name,
-                record.message.as_deref().unwrap_or("")
+                "\n### `{}` ({status})\n\n{fence}\n{message}\n{fence}\n",
+                record.name
             ));
         }
     }
     text
+}
+
+/// A code fence longer than any run of backticks in the text, so that a server's answer
+/// quoting Markdown cannot close it early.
+fn fence_for(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    "`".repeat(longest.max(2) + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("plain", "```")]
+    #[case("a ``` b", "````")]
+    #[case("````` x", "``````")]
+    fn fences_outlast_the_text(#[case] text: &str, #[case] fence: &str) {
+        assert_eq!(fence_for(text), fence);
+    }
 }

@@ -8,6 +8,7 @@
 //! A managed target is stopped as soon as the last case that will run against it is done,
 //! so one scenario's server does not run (and compete) during the next scenario's checks.
 
+pub mod book;
 pub mod context;
 pub mod inference;
 pub mod outcome;
@@ -16,7 +17,6 @@ pub mod signals;
 pub mod smoke;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -29,6 +29,7 @@ use crate::config::Config;
 use crate::report::{self, Record, Status};
 use crate::target::{Redactor, Target};
 use crate::text::printable;
+use book::Book;
 use context::{Progress, RunContext};
 use outcome::{ErrorCause, Outcome};
 use schedule::Scheduler;
@@ -39,21 +40,13 @@ pub struct Runner {
     /// One runtime for the whole run, built on first use so that `--list` starts no threads.
     runtime: OnceCell<tokio::runtime::Runtime>,
     scheduler: Scheduler,
-    records: Mutex<Vec<Record>>,
+    book: Book,
     /// Per target (by address), how many cases that will run have not finished yet.
     remaining: Mutex<HashMap<usize, usize>>,
     /// Serializes artifact writing between the end of the run and a signal handler.
     writing: Mutex<()>,
-    /// An error record for every case that will run and has not finished: what the
-    /// artifacts show for it if the run is interrupted or aborted, so that a cut-short run
-    /// never reads as green.
-    unfinished: Mutex<Vec<Record>>,
     /// Load errors that the run's filter left out: the run still fails on them.
     hidden_load_errors: Mutex<Vec<String>>,
-    /// Set by whoever ends the run first, the end of `main` or a signal's handler. Cases
-    /// that finish after it (their server stopped under them) are not recorded: they stay
-    /// unfinished rather than show errors the stop caused.
-    ending: AtomicBool,
 }
 
 /// The message of a case the run ended before.
@@ -67,12 +60,10 @@ impl Runner {
             redactor,
             runtime: OnceCell::new(),
             scheduler: Scheduler::default(),
-            records: Mutex::new(Vec::new()),
+            book: Book::default(),
             remaining: Mutex::new(HashMap::new()),
             writing: Mutex::new(()),
-            unfinished: Mutex::new(Vec::new()),
             hidden_load_errors: Mutex::new(Vec::new()),
-            ending: AtomicBool::new(false),
         })
     }
 
@@ -153,7 +144,7 @@ impl Runner {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(format!(
-                "{} (left out by the filter):\n{}",
+                "{} failed, and the filter left it out:\n{}",
                 case.name,
                 self.for_artifacts(message)
             ));
@@ -169,10 +160,7 @@ impl Runner {
 
     /// Notes a case that will run: for its target's count, and as unfinished until it is.
     fn plan(&self, unfinished: Record, target: Option<&Arc<Target>>) {
-        self.unfinished
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(unfinished);
+        self.book.plan(unfinished);
         if let Some(target) = target {
             let mut remaining = self.remaining.lock().unwrap_or_else(|e| e.into_inner());
             *remaining.entry(target_key(target)).or_default() += 1;
@@ -201,14 +189,18 @@ impl Runner {
             CaseBody::LoadError(message) => Outcome::error(ErrorCause::Load, message.clone()),
             CaseBody::Check { target, spec } => {
                 let turn = self.scheduler.turn(spec.schedule(), target);
-                let _turn = turn.wait();
+                let _held = turn.wait();
                 let context = RunContext {
                     config: &self.config,
                     redactor: &self.redactor,
                     file: &case.file,
                     progress: Progress::new(&case.name, &self.redactor),
                 };
-                self.runtime().block_on(run_check(&context, target, spec))
+                // A panic is a bug of the harness; the case says so, and the bookkeeping
+                // after it (records, stopping the target) still happens.
+                let run = || self.runtime().block_on(run_check(&context, target, spec));
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
+                    .unwrap_or_else(|panic| Outcome::error(ErrorCause::Bug, panicked(&*panic)))
             }
         };
         let duration_s = clock.elapsed().as_secs_f64();
@@ -241,7 +233,7 @@ impl Runner {
             kind: case.kind(),
             scenario: case.scenario.clone(),
             check: case.check.clone(),
-            file: case.file.path.display().to_string(),
+            file: printable(&case.file.path.display().to_string()).into_owned(),
             status: outcome.status,
             cause: outcome.cause,
             started_at: started_at
@@ -266,34 +258,13 @@ impl Runner {
     }
 
     fn store(&self, record: Record) {
-        if self.ending.load(Ordering::SeqCst) {
-            return;
-        }
-        self.unfinished
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|pending| pending.name != record.name);
-        self.records
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(record);
+        self.book.store(record);
     }
 
     /// Writes the artifacts from the records so far; returns the JUnit path.
     pub fn write_artifacts(&self) -> std::io::Result<std::path::PathBuf> {
         let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
-        let mut records = self
-            .records
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        records.extend(
-            self.unfinished
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .iter()
-                .cloned(),
-        );
+        let records = self.book.all();
         match &self.config.nextest_run_id {
             Some(run_id) => report::write_shared_run(&self.config.out_dir, run_id, &records),
             None => report::write_artifacts(&self.config.out_dir, &records),
@@ -303,7 +274,7 @@ impl Runner {
     /// Claims the end of the run (stopping the targets, writing the artifacts, exiting):
     /// true for the first caller only, and the other leaves the end to it.
     pub fn claim_end(&self) -> bool {
-        !self.ending.swap(true, Ordering::SeqCst)
+        self.book.close()
     }
 
     pub fn redactor(&self) -> &Redactor {
@@ -311,8 +282,20 @@ impl Runner {
     }
 
     pub fn record_count(&self) -> usize {
-        self.records.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.book.finished_count()
     }
+}
+
+/// The message of a case whose run panicked.
+fn panicked(panic: &(dyn std::any::Any + Send)) -> String {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into());
+    format!(
+        "perfcase panicked while running this case ({what}); that is a bug of perfcase: please report it with the scenario"
+    )
 }
 
 /// The one dispatch of every kind: the target made ready, then the kind's own run.

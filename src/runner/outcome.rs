@@ -29,6 +29,8 @@ pub enum ErrorCause {
     Request,
     /// The run ended before the case did.
     Unfinished,
+    /// The harness itself failed (a panic): a bug to report.
+    Bug,
 }
 
 impl ErrorCause {
@@ -38,6 +40,7 @@ impl ErrorCause {
             ErrorCause::Target => "target",
             ErrorCause::Request => "request",
             ErrorCause::Unfinished => "unfinished",
+            ErrorCause::Bug => "bug",
         }
     }
 }

@@ -3,47 +3,133 @@
 //! serves one generation at a time (Ollama's default) would otherwise add the first
 //! case's whole generation to the second case's time to first token, and even a server
 //! that serves them together shares its compute between them. A target declared with
-//! `measure_concurrently = true` opts out, for servers meant to be measured under load.
+//! `measure_concurrently = true` opts out, for servers meant to be measured under load:
+//! its cases share the lock with each other, and still never overlap a case of another
+//! target on the same server that did not opt out.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::catalog::Schedule;
 use crate::target::Target;
 
-/// One lock per server (scheme, host and port), shared by every target that names it: two
-/// scenario files pointing at one server must not measure each other either.
+/// One lock per server (scheme, host and port as written), shared by every target that
+/// names it: two scenario files pointing at one server must not measure each other either.
 #[derive(Default)]
 pub struct Scheduler {
-    servers: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    servers: Mutex<HashMap<String, Arc<RwLock<()>>>>,
+}
+
+/// What a case must hold while it runs.
+pub enum Turn {
+    Free,
+    /// Alone on the server.
+    Exclusive(Arc<RwLock<()>>),
+    /// Beside the server's other cases that opted into concurrent measuring.
+    Shared(Arc<RwLock<()>>),
 }
 
 /// Held while a case runs; dropping it lets the next measuring case of the server start.
-pub struct Turn {
-    lock: Option<Arc<Mutex<()>>>,
+pub enum Held<'a> {
+    Nothing,
+    Exclusive(RwLockWriteGuard<'a, ()>),
+    Shared(RwLockReadGuard<'a, ()>),
 }
 
 impl Scheduler {
-    /// The lock a case of this schedule must hold against this target, if any.
+    /// The turn a case of this schedule takes against this target.
     pub fn turn(&self, schedule: Schedule, target: &Target) -> Turn {
-        let lock = match schedule {
-            Schedule::Parallel => None,
-            Schedule::MeasuresTarget if target.measure_concurrently => None,
-            Schedule::MeasuresTarget => {
-                let server = target.base_url.origin().ascii_serialization();
-                let mut servers = self.servers.lock().unwrap_or_else(|e| e.into_inner());
-                Some(servers.entry(server).or_default().clone())
-            }
+        if schedule == Schedule::Parallel {
+            return Turn::Free;
+        }
+        let server = target.base_url.origin().ascii_serialization();
+        let lock = {
+            let mut servers = self.servers.lock().unwrap_or_else(|e| e.into_inner());
+            servers.entry(server).or_default().clone()
         };
-        Turn { lock }
+        if target.measure_concurrently {
+            Turn::Shared(lock)
+        } else {
+            Turn::Exclusive(lock)
+        }
     }
 }
 
 impl Turn {
     /// Waits for the server's lock (at once for a case that needs none).
-    pub fn wait(&self) -> Option<MutexGuard<'_, ()>> {
-        self.lock
-            .as_ref()
-            .map(|lock| lock.lock().unwrap_or_else(|e| e.into_inner()))
+    pub fn wait(&self) -> Held<'_> {
+        match self {
+            Turn::Free => Held::Nothing,
+            Turn::Exclusive(lock) => {
+                Held::Exclusive(lock.write().unwrap_or_else(|e| e.into_inner()))
+            }
+            Turn::Shared(lock) => Held::Shared(lock.read().unwrap_or_else(|e| e.into_inner())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::parse_scenario;
+    use rstest::rstest;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    fn target(url: &str, concurrently: bool) -> Target {
+        let text =
+            format!("[target]\nbase_url = \"{url}\"\nmeasure_concurrently = {concurrently}\n");
+        let doc = parse_scenario(&text, &|_: &str| None).unwrap();
+        Target::new("t".into(), &doc.target, true, None).unwrap()
+    }
+
+    /// Whether a second case can start while the first holds its turn: it must wait when
+    /// the first has not released it within 100 ms, and start at once otherwise.
+    fn overlaps(first: (Schedule, Target), second: (Schedule, Target)) -> bool {
+        let scheduler = Scheduler::default();
+        let first_turn = scheduler.turn(first.0, &first.1);
+        let held = first_turn.wait();
+        let started = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let turn = scheduler.turn(second.0, &second.1);
+                let _held = turn.wait();
+                started.store(true, Ordering::SeqCst);
+            });
+            std::thread::sleep(Duration::from_millis(100));
+            let overlapped = started.load(Ordering::SeqCst);
+            drop(held);
+            overlapped
+        })
+    }
+
+    const A: &str = "http://127.0.0.1:8080";
+    const B: &str = "http://127.0.0.1:8081";
+
+    #[rstest]
+    #[case::measuring_one_server(Schedule::MeasuresTarget, A, false, A, false, false)]
+    #[case::same_server_other_path(
+        Schedule::MeasuresTarget,
+        A,
+        false,
+        "http://127.0.0.1:8080/v1",
+        false,
+        false
+    )]
+    #[case::two_servers(Schedule::MeasuresTarget, A, false, B, false, true)]
+    #[case::both_opted_in(Schedule::MeasuresTarget, A, true, A, true, true)]
+    #[case::one_opted_in(Schedule::MeasuresTarget, A, true, A, false, false)]
+    #[case::smoke_beside_measuring(Schedule::Parallel, A, false, A, false, true)]
+    fn who_may_overlap(
+        #[case] schedule: Schedule,
+        #[case] first: &str,
+        #[case] first_opts_in: bool,
+        #[case] second: &str,
+        #[case] second_opts_in: bool,
+        #[case] expected: bool,
+    ) {
+        let first = (Schedule::MeasuresTarget, target(first, first_opts_in));
+        let second = (schedule, target(second, second_opts_in));
+        assert_eq!(overlaps(first, second), expected);
     }
 }

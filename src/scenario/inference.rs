@@ -159,6 +159,7 @@ impl<'de> Visitor<'de> for ExpectVisitor {
         }
         // Tables arrive in key order; messages follow the order of the file.
         expect.thresholds.sort_by_key(|(key, _)| key.span().start);
+        expect.unknown.sort_by_key(|key| key.span().start);
         Ok(expect)
     }
 }
@@ -187,37 +188,38 @@ impl InferenceCheck {
         }
     }
 
-    /// Checks what serde cannot; an error may point at a value inside the check.
-    pub fn validate(&self) -> Result<(), (String, Option<Range<usize>>)> {
-        self.validate_shape().map_err(|message| (message, None))?;
+    /// Checks what serde cannot, and returns every problem found; each may point at a
+    /// value inside the check (`None`: the check as a whole).
+    pub fn validate(&self) -> Vec<(String, Option<Range<usize>>)> {
         let name = self.name.get_ref();
-        let modes = self.stream.as_slice();
-        if let Some(key) = self.expect.unknown.first() {
-            return Err((
-                format!("inference check \"{name}\": {}", unknown_key(key.get_ref())),
-                Some(key.span()),
-            ));
+        let problem = |message: String, at: Range<usize>| {
+            (format!("inference check \"{name}\": {message}"), Some(at))
+        };
+        let mut problems = Vec::new();
+        if let Err(message) = self.validate_shape() {
+            problems.push((message, None));
         }
+        for key in &self.expect.unknown {
+            problems.push(problem(unknown_key(key.get_ref()), key.span()));
+        }
+        let modes = self.stream.as_slice();
         for (figure, threshold) in &self.expect.thresholds {
-            let at = Some(figure.span());
+            let at = figure.span();
             let figure = figure.get_ref().as_str();
             let unit = unit_of(figure).expect("every inference figure is a registered metric");
-            threshold.get_ref().check_fits(figure, unit).map_err(|e| {
-                (
-                    format!("inference check \"{name}\": {e}"),
-                    Some(threshold.span()),
-                )
-            })?;
+            if let Err(e) = threshold.get_ref().check_fits(figure, unit) {
+                problems.push(problem(e, threshold.span()));
+            }
             if STREAM_ONLY.contains(&figure) && modes.contains(&false) {
-                return Err((
+                problems.push(problem(
                     format!(
-                        "inference check \"{name}\": {figure} is only measured when streaming; set stream = true or drop the threshold"
+                        "{figure} is only measured when streaming; set stream = true or drop the threshold"
                     ),
                     at,
                 ));
             }
         }
-        Ok(())
+        problems
     }
 
     fn validate_shape(&self) -> Result<(), String> {
@@ -256,7 +258,23 @@ impl InferenceCheck {
 }
 
 /// Why a key of `expect` is neither an answer key nor a figure, with the nearest of both.
+/// A statistic of a metric (`ttft.p95`) is a figure of kinds that repeat a request; one
+/// inference request has the metric itself.
 fn unknown_key(key: &str) -> String {
+    if key.contains('.') {
+        match crate::metric::resolve(key) {
+            Ok(figure) => {
+                return format!(
+                    "{figure} is a statistic over repeated requests; one inference request measures {} itself",
+                    figure.metric.name
+                );
+            }
+            Err(e @ crate::metric::FigureError::UnknownStat { .. }) => {
+                return format!("{e} (in expect)");
+            }
+            Err(_) => {}
+        }
+    }
     let known: Vec<&str> = ANSWER_KEYS
         .iter()
         .chain(INFERENCE_FIGURES)

@@ -119,7 +119,7 @@ fn validate(source: &str, doc: &ScenarioDoc, errors: &mut Vec<ParseError>) {
     let inference_names = doc.inference.iter().map(|c| &c.get_ref().name);
     check_names(source, "inference", inference_names, errors);
     for check in &doc.inference {
-        if let Err((message, at)) = check.get_ref().validate() {
+        for (message, at) in check.get_ref().validate() {
             errors.push(ParseError::at(
                 source,
                 Some(at.unwrap_or(check.span())),
@@ -457,6 +457,41 @@ mod tests {
             .unwrap_err()
             .into_first();
         assert_eq!((err.line, err.col), (line, col), "{err}");
+    }
+
+    /// Every problem of an `expect` table is reported, each at its own key, in file order.
+    #[test]
+    fn every_unknown_expect_key_is_placed() {
+        let text = format!(
+            "{HEAD}{HX}expect = {{ ttfx = \"< 1s\", error_rate = \"< 1%\", latncy = \"< 2s\", ttft = \"< 2\" }}\n"
+        );
+        let errors = parse_scenario(&text, &vars).unwrap_err().0;
+        let found: Vec<(usize, usize)> = errors.iter().map(|e| (e.line, e.col)).collect();
+        assert_eq!(found, [(7, 12), (7, 27), (7, 48), (7, 72)], "{errors:?}");
+        assert!(
+            errors[0].message.contains("unknown key `ttfx`"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[2].message.contains("did you mean `latency`"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[3].message.contains("does not fit ttft"),
+            "{errors:?}"
+        );
+    }
+
+    #[rstest]
+    #[case("ttft.p95", "ttft.p95 is a statistic over repeated requests")]
+    #[case(
+        "ttft.p95x",
+        "unknown statistic \"p95x\" of ttft; did you mean \"p95\"?"
+    )]
+    fn statistics_are_named_as_such(#[case] key: &str, #[case] message: &str) {
+        let text = format!("{HEAD}{HX}expect = {{ \"{key}\" = \"< 1s\" }}\n");
+        let error = parse_scenario(&text, &vars).unwrap_err().into_first();
+        assert!(error.message.contains(message), "{error}");
     }
 
     #[test]
