@@ -32,7 +32,7 @@ pub fn main() -> ExitCode {
     if !runner.claim_end() {
         signals::await_exit();
     }
-    stop_targets(&catalog.targets, &catalog.redactor);
+    stop_targets(&catalog.targets);
     match runner.write_artifacts() {
         Ok(junit) => eprintln!(
             "perfcase: {} recorded; artifacts in {} ({})",

@@ -63,6 +63,10 @@ fn needs_escape(c: char) -> bool {
     (c.is_control() && c != '\n' && c != '\t') || matches!(c, '\u{fffe}' | '\u{ffff}')
 }
 
+/// What [`excerpt`] writes where it cut, around the number of characters cut.
+const CUT_OPEN: &str = "… (";
+const CUT_CLOSE: &str = " more characters)";
+
 /// Shortens text on a character boundary, saying how much was cut.
 pub fn excerpt(text: &str, max_chars: usize) -> String {
     let total = text.chars().count();
@@ -70,7 +74,20 @@ pub fn excerpt(text: &str, max_chars: usize) -> String {
         return text.to_string();
     }
     let kept: String = text.chars().take(max_chars).collect();
-    format!("{kept}… ({} more characters)", total - max_chars)
+    format!("{kept}{CUT_OPEN}{}{CUT_CLOSE}", total - max_chars)
+}
+
+/// Where [`excerpt`] cut the excerpts a text quotes: the byte offset of each cut mark,
+/// which is where the kept part ends (the redactor looks there for a secret cut in two).
+pub fn cut_points(text: &str) -> Vec<usize> {
+    text.match_indices(CUT_OPEN)
+        .filter(|(at, _)| {
+            let rest = &text[at + CUT_OPEN.len()..];
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            digits > 0 && rest[digits..].starts_with(CUT_CLOSE)
+        })
+        .map(|(at, _)| at)
+        .collect()
 }
 
 #[cfg(test)]
@@ -107,5 +124,13 @@ mod tests {
     #[case("ééééé", 2, "éé… (3 more characters)")]
     fn cuts(#[case] text: &str, #[case] max: usize, #[case] expected: &str) {
         assert_eq!(excerpt(text, max), expected);
+    }
+
+    #[rstest]
+    #[case(&format!("{:?} and {:?}", excerpt("0123456789", 4), excerpt("abcdef", 2)), &[5, 37])]
+    #[case("no cut… here, nor… (many more characters)", &[])]
+    #[case("", &[])]
+    fn finds_where_excerpts_were_cut(#[case] text: &str, #[case] expected: &[usize]) {
+        assert_eq!(cut_points(text), expected);
     }
 }

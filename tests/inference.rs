@@ -368,6 +368,40 @@ fn an_http_error_shows_the_json_error_message() {
     );
 }
 
+/// A server that quotes the request's key in a plain-text error body: the client quotes
+/// 300 characters of it, cut in the middle of the key, and shows none of the key.
+#[test]
+fn an_error_body_cut_in_the_middle_of_a_secret_shows_none_of_it() {
+    let key = "sk-SPLIT-SECRET-0123456789abcdef";
+    let body = format!("{} invalid key: Bearer {key} (check it)", "x".repeat(268));
+    assert!(
+        body[..300].ends_with("Bearer sk-SPLIT-SE"),
+        "the cut is in the key"
+    );
+    let server = ScriptedServer::start(vec![Route {
+        method: "POST",
+        path: "/v1/completions",
+        steps: respond(401, "text/plain", &body),
+    }]);
+    let checks = "headers = { Authorization = \"Bearer ${TEST_API_KEY}\" }\n\
+         [[inference]]\nname = \"c\"\nmodel = \"m\"\nprompt = \"p\"\n";
+    let ws = Workspace::new(&[("api.toml", &scenario("openai", &server.url(), checks))]);
+    let run = ws.run(&[], &[("TEST_API_KEY", key)]);
+    run.assert_outcome("inference::api::c", "FAILED");
+    run.assert_says("invalid key: [REDACTED]… (");
+    let junit = ws.read_out("junit.xml");
+    assert!(junit.contains("invalid key: [REDACTED]… ("), "{junit}");
+    for text in [
+        &run.stdout,
+        &run.stderr,
+        &junit,
+        &ws.read_out("results.csv"),
+        &ws.read_out("summary.md"),
+    ] {
+        assert!(!text.contains("sk-SPLIT"), "{text}");
+    }
+}
+
 #[test]
 fn connection_refused_is_an_error() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")

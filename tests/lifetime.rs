@@ -17,7 +17,8 @@ use support::run::Workspace;
 
 /// Writes `pid` once it listens and `sleeping` when a `/sleep/` request arrives, in the
 /// folder named by its second argument. With `--ignore-term` it outlives SIGTERM, noting
-/// `terminated`, as a server that takes long to shut down.
+/// `terminated`, as a server that takes long to shut down. With `--print-auth` it prints
+/// the Authorization header of every request, as a verbose server logs what it received.
 const SERVER: &str = r#"
 import http.server, os, signal, sys, time
 
@@ -31,6 +32,8 @@ def note(name, text=""):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
+        if "--print-auth" in sys.argv:
+            print("Authorization:", self.headers.get("Authorization"), flush=True)
         if self.path.startswith("/sleep/"):
             note("sleeping")
             time.sleep(float(self.path[len("/sleep/"):]))
@@ -58,12 +61,18 @@ const GONE: Duration = Duration::from_secs(5);
 /// A workspace whose scenario `held` has the server (with `flags`) as a managed target, a
 /// check `up` on `/health` and a check `slow` that holds the server for `sleep_s` seconds.
 fn held_server(sleep_s: u32, flags: &str) -> Workspace {
+    held_server_sending(sleep_s, flags, "")
+}
+
+/// [`held_server`] whose checks send `target_lines`' headers.
+fn held_server_sending(sleep_s: u32, flags: &str, target_lines: &str) -> Workspace {
     let ws = Workspace::new(&[]);
     ws.write("server.py", SERVER);
     std::fs::create_dir_all(ws.dir.path().join("state")).unwrap();
     let scenario = format!(
         r#"[target]
 base_url = "http://127.0.0.1:${{PERFCASE_FREE_PORT}}"
+{target_lines}
 [target.spawn]
 command = "python3 {script} ${{PERFCASE_FREE_PORT}} {state} {flags}"
 ready_path = "/health"
@@ -266,4 +275,32 @@ fn a_harness_killed_while_it_stops_its_server_still_takes_the_server_with_it() {
     run.harness.signal(libc::SIGKILL);
     run.exit(GONE);
     run.assert_all_gone(GONE);
+}
+
+/// The log is masked as it is written, not when the server stops: after a SIGKILL, which
+/// leaves the harness no time to do anything, the log on disk holds no secret.
+#[test]
+fn a_killed_harness_leaves_a_masked_log() {
+    let secret = "sk-live-3c2b1a0f9e";
+    let ws = held_server_sending(
+        30,
+        "--print-auth",
+        &format!("headers = {{ Authorization = \"Bearer {secret}\" }}"),
+    );
+    let mut run = MidRun::start(&ws, one_at_a_time(&ws));
+    let log = ws.out().join("targets/held.log");
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    let printed = wait_until(Duration::from_secs(5), || {
+        read().contains("Authorization: [REDACTED]")
+    });
+    assert!(
+        printed.is_some(),
+        "the masked header is not in the log: {}",
+        read()
+    );
+    run.harness.signal(libc::SIGKILL);
+    assert_eq!(run.exit(GONE).signal(), Some(libc::SIGKILL));
+    run.assert_all_gone(GONE);
+    let log = read();
+    assert!(!log.contains(secret), "{log}");
 }

@@ -186,19 +186,68 @@ fn secret_headers_never_reach_an_artifact_or_the_output() {
         "the echo is masked: {}",
         run.explain()
     );
-    assert!(
-        !run.stdout.contains(secret) && !run.stderr.contains(secret),
-        "{}",
-        run.explain()
-    );
-    for entry in walk(&ws.out()) {
-        let text = std::fs::read_to_string(&entry).unwrap_or_default();
+    assert_nothing_leaks(&ws, &run, &[secret]);
+}
+
+/// Asserts that neither the run's output nor any file it wrote holds any of `secrets`.
+#[track_caller]
+fn assert_nothing_leaks(ws: &Workspace, run: &support::run::Run, secrets: &[&str]) {
+    for secret in secrets {
         assert!(
-            !text.contains(secret),
-            "{} leaks the secret",
-            entry.display()
+            !run.stdout.contains(secret) && !run.stderr.contains(secret),
+            "the output leaks {secret:?}: {}",
+            run.explain()
         );
+        for entry in walk(&ws.out()) {
+            let text = std::fs::read_to_string(&entry).unwrap_or_default();
+            assert!(
+                !text.contains(secret),
+                "{} leaks {secret:?}:\n{text}",
+                entry.display()
+            );
+        }
     }
+}
+
+/// The Basic auth a URL's credentials become, the credential-like query parameters of
+/// `base_url` and of a check: a server that echoes them (nginx, from the request it got)
+/// has them masked in every artifact, also where the quoted body is cut in the middle.
+#[test]
+fn url_credentials_and_query_secrets_never_reach_an_artifact_or_the_output() {
+    let echo = "$http_authorization $args";
+    let nginx = Nginx::start(&format!(
+        "location = /echo {{ return 200 \"{echo}\"; }}\n\
+         location = /padded {{ return 200 \"{} {echo}\"; }}\n",
+        "x".repeat(290)
+    ));
+    let (password, decoded) = ("pw%40-7f3a9c1e", "pw@-7f3a9c1e");
+    let basic = "cGVyZjpwd0AtN2YzYTljMWU="; // base64 of perf:pw@-7f3a9c1e
+    let (base_token, api_key) = ("bt-5d4c3b2a19", "ak-0f1e2d3c4b");
+    let base_url = nginx
+        .url()
+        .replace("http://", &format!("http://perf:{password}@"))
+        + &format!("/?token={base_token}");
+    let checks = "[[smoke]]\nname = \"echo\"\nget = \"/echo\"\nquery = { api_key = \"${TEST_API_KEY}\" }\n\
+         expect = { body_equals = \"nope\" }\n\
+         [[smoke]]\nname = \"padded\"\nget = \"/padded\"\nquery = { API_KEY = \"${TEST_API_KEY}\" }\n\
+         expect = { body_equals = \"nope\" }\n";
+    let ws = Workspace::new(&[("node.toml", &scenario(&base_url, "", checks))]);
+    let run = ws.run(&[], &[("TEST_API_KEY", api_key)]);
+    run.assert_outcome("smoke::node::echo", "FAILED");
+    run.assert_outcome("smoke::node::padded", "FAILED");
+    run.assert_says("observed \"Basic [REDACTED] token=[REDACTED]&api_key=[REDACTED]\"");
+    // Masked before the cut: the base64 would have shown its first three characters.
+    run.assert_says(&format!("observed \"{} Basic [RE… (", "x".repeat(290)));
+    let summary = ws.read_out("summary.md");
+    assert!(
+        summary.contains("Basic [REDACTED] token=[REDACTED]"),
+        "{summary}"
+    );
+    assert_nothing_leaks(
+        &ws,
+        &run,
+        &[password, decoded, basic, &basic[..4], base_token, api_key],
+    );
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -421,6 +470,33 @@ fn secrets_are_masked_in_a_managed_target_log() {
     let log = ws.read_out("targets/a.log");
     assert!(log.contains("token=[REDACTED]"), "{log}");
     assert!(!log.contains(secret), "{log}");
+}
+
+/// A managed target prints a value of its spawn environment and a declared secret, then
+/// fails to start: the last lines of its log, quoted by every case of the target, are
+/// masked in the log itself and in every artifact.
+#[test]
+fn a_managed_target_that_fails_to_start_quotes_its_log_masked() {
+    let (spawn_token, declared) = ("hf-4e5d6c7b8a", "dk-9a8b7c6d5e");
+    let text = format!(
+        "[target]\nbase_url = \"http://127.0.0.1:{port}\"\nsecrets = [\"TEST_DECLARED\"]\n\
+         [target.spawn]\ncommand = \"echo starting with $SPAWN_TOKEN and $TEST_DECLARED; exit 3\"\n\
+         env = {{ SPAWN_TOKEN = \"{spawn_token}\" }}\nready_timeout = \"10s\"\n\
+         [[smoke]]\nname = \"up\"\nget = \"/\"\n",
+        port = free_port()
+    );
+    let ws = Workspace::new(&[("a.toml", &text)]);
+    let run = ws.run(&[], &[("TEST_DECLARED", declared)]);
+    run.assert_outcome("smoke::a::up", "FAILED");
+    run.assert_says("starting with [REDACTED] and [REDACTED]");
+    for artifact in ["junit.xml", "results.csv", "summary.md", "targets/a.log"] {
+        let text = ws.read_out(artifact);
+        assert!(
+            text.contains("starting with [REDACTED] and [REDACTED]"),
+            "{artifact}: {text}"
+        );
+    }
+    assert_nothing_leaks(&ws, &run, &[spawn_token, declared]);
 }
 
 #[test]

@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::scenario::diagnostic::SourceFile;
-use crate::scenario::{ScenarioDoc, parse_scenario};
-use crate::target::{Managed, Redactor, Target};
+use crate::scenario::{ScenarioDoc, TargetSpec, parse_scenario};
+use crate::target::{Managed, Redactor, Secret, Target};
 pub use case::{Case, CaseBody, InferenceSpec, Schedule, SmokeSpec, Spec};
 use env::Env;
 use expand::{FileScope, expand};
@@ -38,6 +38,7 @@ impl Catalog {
             targets: Vec::new(),
             redactor: Redactor::default(),
         };
+        let mut secrets = Vec::new();
         let (suite, globs) = match &config.suite {
             None => (None, Vec::new()),
             Some(name) => match load_suite(config, name) {
@@ -74,7 +75,7 @@ impl Catalog {
             }
             match load_file(config, &env, &scenario, &file) {
                 Ok(loaded) => {
-                    catalog.add_secrets(&loaded.secrets);
+                    secrets.extend(loaded.secrets);
                     catalog.targets.push(loaded.target);
                     catalog.cases.extend(
                         loaded
@@ -88,13 +89,10 @@ impl Catalog {
                 }
             }
         }
+        // One redactor for the whole run: a secret of one scenario is masked wherever it
+        // shows up, in another scenario's server log too.
+        catalog.redactor = Redactor::new(&secrets);
         catalog
-    }
-
-    fn add_secrets(&mut self, values: &[String]) {
-        for value in values {
-            self.redactor.add(value);
-        }
     }
 }
 
@@ -195,8 +193,8 @@ fn find_scenarios(root: &Path) -> Result<Vec<PathBuf>, String> {
 /// What one scenario file yields.
 struct LoadedFile {
     target: Arc<Target>,
-    /// Header values and URL credentials, to be masked wherever text leaves the harness.
-    secrets: Vec<String>,
+    /// To be masked wherever text leaves the harness.
+    secrets: Vec<Secret>,
     cases: Vec<Case>,
 }
 
@@ -219,9 +217,7 @@ fn load_file(
     })?;
     let target = build_target(config, env, scenario, &doc, &vars)
         .map_err(|e| format!("{}: target: {e}", file.display()))?;
-    let mut secrets: Vec<String> = doc.target.headers.values().cloned().collect();
-    // Credentials in the URL (`https://user:token@host`) are secrets like headers.
-    secrets.extend(target.base_url.password().map(str::to_string));
+    let mut secrets = target_secrets(&doc.target, &target.base_url, &vars);
     let target = Arc::new(target);
     let file = Arc::new(SourceFile::new(file, source));
     let scope = FileScope {
@@ -251,6 +247,25 @@ fn utf8(bytes: &[u8]) -> Result<&str, String> {
     })
 }
 
+/// The secrets of `[target]`: header values, the credentials and credential-like query
+/// parameters of `base_url`, the spawn environment's values, and the values of the
+/// variables it declares secret (those unset have none to mask).
+fn target_secrets(
+    spec: &TargetSpec,
+    base_url: &url::Url,
+    vars: &impl Fn(&str) -> Option<String>,
+) -> Vec<Secret> {
+    let mut secrets: Vec<Secret> = spec.headers.values().cloned().map(Secret::Header).collect();
+    secrets.extend(Secret::of_url(base_url));
+    if let Some(spawn) = &spec.spawn {
+        secrets.extend(spawn.env.values().cloned().map(Secret::Value));
+    }
+    for name in &spec.secrets {
+        secrets.extend(vars(name.get_ref()).map(Secret::Value));
+    }
+    secrets
+}
+
 fn build_target(
     config: &Config,
     env: &Env,
@@ -263,14 +278,14 @@ fn build_target(
         .enabled_if
         .as_deref()
         .is_none_or(|var| vars(var).is_some_and(|v| !v.is_empty()));
+    let base_url = url::Url::parse(spec.base_url.get_ref()).map_err(|e| e.to_string())?;
     let managed = spec.spawn.as_ref().map(|spawn| {
         let mut spawn_env: BTreeMap<String, String> = env.suite_only();
         spawn_env.extend(spawn.env.clone());
-        let base = spec.base_url.get_ref().trim_end_matches('/');
         Managed::new(
             format!("managed target of scenario {scenario}"),
             spawn.command.get_ref().clone(),
-            format!("{base}{}", spawn.ready_path),
+            crate::target::join(&base_url, &spawn.ready_path),
             spawn.ready_timeout.0,
             spawn_env,
             log_path(config, scenario),
@@ -316,5 +331,39 @@ mod tests {
             [PathBuf::from("a/b.toml"), PathBuf::from("a::b.toml")]
         );
         assert_eq!(groups["c"], [PathBuf::from("c.toml")]);
+    }
+
+    const LOCAL: &str = "http://127.0.0.1:1";
+
+    fn vars(name: &str) -> Option<String> {
+        (name == "API_KEY").then(|| "k-from-env".to_string())
+    }
+
+    #[rstest]
+    #[case::headers(LOCAL, "headers = { Authorization = \"Bearer t-1\" }\n", &[Secret::Header("Bearer t-1".into())])]
+    #[case::url_credentials_and_query(
+        "http://u:pw-1@127.0.0.1:1/?token=t-1",
+        "",
+        &[
+            Secret::UrlCredentials { user: "u".into(), password: Some("pw-1".into()) },
+            Secret::Value("t-1".into()),
+            Secret::Value("t-1".into()),
+        ]
+    )]
+    #[case::declared_variables(LOCAL, "secrets = [\"API_KEY\", \"UNSET\"]\n", &[Secret::Value("k-from-env".into())])]
+    #[case::spawn_env(
+        LOCAL,
+        "[target.spawn]\ncommand = \"srv\"\nenv = { HF_TOKEN = \"hf-1\" }\n",
+        &[Secret::Value("hf-1".into())]
+    )]
+    fn the_secrets_of_a_target(
+        #[case] base_url: &str,
+        #[case] lines: &str,
+        #[case] expected: &[Secret],
+    ) {
+        let text = format!("[target]\nbase_url = \"{base_url}\"\n{lines}");
+        let doc = parse_scenario(&text, &vars).unwrap();
+        let base_url = url::Url::parse(base_url).unwrap();
+        assert_eq!(target_secrets(&doc.target, &base_url, &vars), expected);
     }
 }

@@ -9,7 +9,7 @@ use super::threshold::judge_threshold;
 use super::{Cause, Violation};
 use crate::metric::Figure;
 use crate::scenario::InferenceExpect;
-use crate::text::excerpt;
+use crate::target::Redactor;
 
 /// How much of an answer a violation quotes.
 const ANSWER_EXCERPT: usize = 200;
@@ -21,17 +21,20 @@ pub struct Answer<'a> {
     pub output_tokens: Option<u64>,
 }
 
+/// Every violated expectation. A quoted answer has its secrets masked before it is cut
+/// (see `target::redact`).
 pub fn judge_inference(
     expect: &InferenceExpect,
     schema: Option<&jsonschema::Validator>,
     answer: &Answer<'_>,
     figures: &[Figure],
+    redactor: &Redactor,
 ) -> Vec<Violation> {
     let mut violations = Vec::new();
-    judge_text(expect, answer, &mut violations);
+    judge_text(expect, answer, redactor, &mut violations);
     if let Some(schema) = schema {
         let at = expect.json_schema.as_ref().map(Spanned::span);
-        judge_answer_schema(schema, answer.text, at, &mut violations);
+        judge_answer_schema(schema, answer.text, at, redactor, &mut violations);
     }
     if let Some(reason) = &expect.finish_reason
         && answer.finish_reason != Some(reason.get_ref().as_str())
@@ -62,8 +65,13 @@ pub fn judge_inference(
     violations
 }
 
-fn judge_text(expect: &InferenceExpect, answer: &Answer<'_>, violations: &mut Vec<Violation>) {
-    let quoted = || format!("{:?}", excerpt(answer.text, ANSWER_EXCERPT));
+fn judge_text(
+    expect: &InferenceExpect,
+    answer: &Answer<'_>,
+    redactor: &Redactor,
+    violations: &mut Vec<Violation>,
+) {
+    let quoted = || format!("{:?}", redactor.excerpt(answer.text, ANSWER_EXCERPT));
     let violation = |what: &str, expected: String, observed: String, span| {
         Violation::new(Cause::Answer, what, expected, observed).at(span)
     };
@@ -83,7 +91,7 @@ fn judge_text(expect: &InferenceExpect, answer: &Answer<'_>, violations: &mut Ve
         violations.push(violation(
             "text (trimmed)",
             format!("{:?}", text.get_ref().trim()),
-            format!("{:?}", excerpt(answer.text.trim(), ANSWER_EXCERPT)),
+            format!("{:?}", redactor.excerpt(answer.text.trim(), ANSWER_EXCERPT)),
             text.span(),
         ));
     }
@@ -115,6 +123,7 @@ fn judge_answer_schema(
     schema: &jsonschema::Validator,
     text: &str,
     at: Option<Range<usize>>,
+    redactor: &Redactor,
     violations: &mut Vec<Violation>,
 ) {
     let mut found = Vec::new();
@@ -137,7 +146,7 @@ fn judge_answer_schema(
             Cause::Schema,
             "answer",
             "JSON",
-            format!("{e} in {:?}", excerpt(text, ANSWER_EXCERPT)),
+            format!("{e} in {:?}", redactor.excerpt(text, ANSWER_EXCERPT)),
         )),
     }
     for mut violation in found {
@@ -198,10 +207,16 @@ mod tests {
             output_tokens: Some(4),
         };
         let figures: Vec<Figure> = figures.iter().map(|(n, v)| Figure::new(*n, *v)).collect();
-        judge_inference(&expect(rules), None, &answer, &figures)
-            .iter()
-            .map(ToString::to_string)
-            .collect()
+        judge_inference(
+            &expect(rules),
+            None,
+            &answer,
+            &figures,
+            &Redactor::default(),
+        )
+        .iter()
+        .map(ToString::to_string)
+        .collect()
     }
 
     #[rstest]
@@ -237,24 +252,23 @@ mod tests {
         let schema =
             jsonschema::validator_for(&serde_json::json!({"type": "object", "required": ["ok"]}))
                 .unwrap();
-        let answer = Answer {
-            text: "{\"no\": 1}",
-            finish_reason: None,
-            output_tokens: Some(3),
+        let judge = |text| {
+            let answer = Answer {
+                text,
+                finish_reason: None,
+                output_tokens: Some(3),
+            };
+            let expect = InferenceExpect::default();
+            judge_inference(&expect, Some(&schema), &answer, &[], &Redactor::default())
         };
-        let violations = judge_inference(&InferenceExpect::default(), Some(&schema), &answer, &[]);
+        let violations = judge("{\"no\": 1}");
         assert_eq!(violations.len(), 1);
         assert!(
             violations[0]
                 .to_string()
                 .contains("\"ok\" is a required property")
         );
-        let answer = Answer {
-            text: "not json",
-            finish_reason: None,
-            output_tokens: Some(3),
-        };
-        let violations = judge_inference(&InferenceExpect::default(), Some(&schema), &answer, &[]);
+        let violations = judge("not json");
         assert!(
             violations[0]
                 .to_string()

@@ -6,20 +6,23 @@ use toml::Spanned;
 use super::{Cause, Violation};
 use crate::client::http::Response;
 use crate::scenario::{JsonExpect, SmokeExpect};
-use crate::text::{excerpt, format_duration};
+use crate::target::Redactor;
+use crate::text::format_duration;
 
 /// How much of a body a failure message quotes.
 const BODY_EXCERPT: usize = 300;
 
-/// Every violated expectation, in the order they are written in the format reference.
+/// Every violated expectation, in the order they are written in the format reference. A
+/// quoted body has its secrets masked before it is cut (see `target::redact`).
 pub fn judge_smoke(
     expect: &SmokeExpect,
     schema: Option<&jsonschema::Validator>,
     response: &Response,
+    redactor: &Redactor,
 ) -> Vec<Violation> {
     let mut violations = Vec::new();
     let body = String::from_utf8_lossy(&response.body);
-    let quoted = || format!("{:?}", excerpt(&body, BODY_EXCERPT));
+    let quoted = || format!("{:?}", redactor.excerpt(&body, BODY_EXCERPT));
     judge_status(expect, response.status, &mut violations);
     if let Some(needles) = &expect.body_contains {
         for needle in needles.get_ref().as_slice() {
@@ -320,7 +323,12 @@ mod tests {
         #[case] latency_ms: u64,
         #[case] expected: &[&str],
     ) {
-        let violations = judge_smoke(&expect(rules), None, &response(status, body, latency_ms));
+        let violations = judge_smoke(
+            &expect(rules),
+            None,
+            &response(status, body, latency_ms),
+            &Redactor::default(),
+        );
         let messages: Vec<String> = violations.iter().map(ToString::to_string).collect();
         assert_eq!(messages, expected);
     }
@@ -351,7 +359,12 @@ mod tests {
         let mut doc = parse_scenario(&text, &|_: &str| None).unwrap();
         let expect = doc.smoke.remove(0).into_inner().expect;
         let status = if rules == "{}" { 503 } else { 200 };
-        let violations = judge_smoke(&expect, None, &response(status, body, 5));
+        let violations = judge_smoke(
+            &expect,
+            None,
+            &response(status, body, 5),
+            &Redactor::default(),
+        );
         assert_eq!(violations[0].cause, cause, "{violations:?}");
         let place = violations[0]
             .at
@@ -366,6 +379,7 @@ mod tests {
             &expect("{ json = { \"/v\" = { equals = 1 } } }"),
             None,
             &response(200, "<html>", 1),
+            &Redactor::default(),
         );
         assert_eq!(violations.len(), 1);
         assert!(violations[0].to_string().contains("expected valid JSON"));
@@ -383,6 +397,7 @@ mod tests {
             &SmokeExpect::default(),
             Some(&schema),
             &response(200, r#"{"models": [{"name": "a"}, {"size": 1}]}"#, 1),
+            &Redactor::default(),
         );
         let messages: Vec<String> = violations.iter().map(ToString::to_string).collect();
         assert_eq!(messages.len(), 2, "{messages:?}");
@@ -406,7 +421,28 @@ mod tests {
             &expect("{ body_equals = \"y\" }"),
             None,
             &response(200, &body, 1),
+            &Redactor::default(),
         );
         assert!(violations[0].observed.contains("(700 more characters)"));
+    }
+
+    /// A secret across the cut of the quoted body is masked whole: masked, the body is
+    /// shorter, and the excerpt shows what follows the secret instead of its beginning.
+    #[rstest]
+    #[case::cut_in_the_secret(285, "x[REDACTED]xxxxx… (595 more characters)\"")]
+    #[case::cut_in_the_mask(295, "x[REDA… (605 more characters)\"")]
+    fn bodies_are_masked_before_they_are_cut(#[case] before: usize, #[case] ends_with: &str) {
+        let secret = "Bearer sk-SPLIT-SECRET-0123456789";
+        let redactor = Redactor::new(&[crate::target::Secret::Header(secret.into())]);
+        let body = format!("{}{secret}{}", "x".repeat(before), "x".repeat(600));
+        let violations = judge_smoke(
+            &expect("{ body_equals = \"y\" }"),
+            None,
+            &response(200, &body, 1),
+            &redactor,
+        );
+        let observed = &violations[0].observed;
+        assert!(!observed.contains("sk-SPLIT"), "{observed}");
+        assert!(observed.ends_with(ends_with), "{observed}");
     }
 }

@@ -6,7 +6,6 @@ use crate::inference::models::{has_model, list_models};
 use crate::judge::inference::{Answer, judge_inference};
 use crate::metric::Figure;
 use crate::target::Target;
-use crate::text::excerpt;
 
 use super::context::RunContext;
 use super::outcome::{ErrorCause, Outcome};
@@ -35,6 +34,7 @@ pub async fn run(context: &RunContext<'_>, target: &Target, spec: &InferenceSpec
         spec.schema.as_deref(),
         &answer,
         &figures,
+        context.redactor,
     );
     let mode = if spec.request.stream {
         "streaming"
@@ -45,7 +45,7 @@ pub async fn run(context: &RunContext<'_>, target: &Target, spec: &InferenceSpec
         "POST {} ({mode}), model {}; answer {:?}:",
         target.url(spec.request.path),
         spec.check.model,
-        excerpt(&generation.text, 200)
+        context.redactor.excerpt(&generation.text, 200)
     );
     let mut outcome = Outcome::judged(&heading, &violations, figures, context.file);
     outcome.labels = vec![
@@ -61,7 +61,10 @@ pub async fn run(context: &RunContext<'_>, target: &Target, spec: &InferenceSpec
     if let Some(note) = &metrics.count_note {
         outcome.labels.push(("note".into(), note.clone()));
     }
-    outcome.details = format!("answer = {:?}", excerpt(&generation.text, 500));
+    outcome.details = format!(
+        "answer = {:?}",
+        context.redactor.excerpt(&generation.text, 500)
+    );
     outcome
 }
 

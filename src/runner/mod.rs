@@ -178,7 +178,7 @@ impl Runner {
             })
         };
         if last && let Some(managed) = &target.managed {
-            managed.stop(&self.redactor);
+            managed.stop();
         }
     }
 
@@ -277,10 +277,6 @@ impl Runner {
         self.book.close()
     }
 
-    pub fn redactor(&self) -> &Redactor {
-        &self.redactor
-    }
-
     pub fn record_count(&self) -> usize {
         self.book.finished_count()
     }
@@ -326,7 +322,8 @@ async fn prepare_target(context: &RunContext<'_>, target: &Target) -> Result<(),
                 crate::text::format_duration(managed.ready_timeout)
             ));
         }
-        managed.ensure_started(client).await.map_err(|reason| {
+        let started = managed.ensure_started(client, context.redactor).await;
+        started.map_err(|reason| {
             Outcome::error(
                 ErrorCause::Target,
                 format!("managed target did not start: {reason}"),
@@ -337,10 +334,10 @@ async fn prepare_target(context: &RunContext<'_>, target: &Target) -> Result<(),
 }
 
 /// Stops every managed target (their process groups); used at the end and on a signal.
-pub fn stop_targets(targets: &[Arc<Target>], redactor: &Redactor) {
+pub fn stop_targets(targets: &[Arc<Target>]) {
     for target in targets {
         if let Some(managed) = &target.managed {
-            managed.stop(redactor);
+            managed.stop();
         }
     }
 }

@@ -39,7 +39,7 @@ pub fn install(runner: &Arc<Runner>, targets: Vec<Arc<Target>>) {
         // Both wait (for servers to exit, on the disk), so a blocking thread does them, not
         // a runtime worker.
         let written = tokio::task::spawn_blocking(move || {
-            stop_targets(&targets, handler_runner.redactor());
+            stop_targets(&targets);
             handler_runner.write_artifacts()
         })
         .await;

@@ -16,7 +16,12 @@ pub async fn run(context: &RunContext<'_>, target: &Target, spec: &SmokeSpec) ->
         Err(e) => return Outcome::error(ErrorCause::Request, e.to_string()),
     };
     let response = &timed.response;
-    let violations = judge_smoke(&spec.check.expect, spec.schema.as_ref(), response);
+    let violations = judge_smoke(
+        &spec.check.expect,
+        spec.schema.as_ref(),
+        response,
+        context.redactor,
+    );
     let figures = vec![
         Figure::new("http_status", f64::from(response.status)),
         Figure::new("latency", response.latency.as_secs_f64()),

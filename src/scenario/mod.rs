@@ -60,6 +60,11 @@ pub struct TargetSpec {
     /// Sent with every request. Values are secrets: never written to an artifact or log.
     #[serde(default, deserialize_with = "headers")]
     pub headers: BTreeMap<String, String>,
+    /// Names of environment variables whose values are secrets wherever they appear (a
+    /// key interpolated into the spawn command, a token a server prints): the harness
+    /// cannot guess those the way it knows header values.
+    #[serde(default)]
+    pub secrets: Vec<Spanned<String>>,
     /// Name of an environment variable; when it is unset or empty the target's checks are
     /// reported as ignored with a reason instead of failing on a server that isn't there.
     pub enabled_if: Option<String>,
@@ -81,7 +86,8 @@ pub struct SpawnSpec {
     pub ready_path: String,
     #[serde(default = "defaults::ready_timeout")]
     pub ready_timeout: Dur,
-    /// Extra environment for the command.
+    /// Extra environment for the command. Values are secrets: what else would a server
+    /// be given in its environment rather than on its command line?
     #[serde(default)]
     pub env: BTreeMap<String, String>,
 }

@@ -100,6 +100,18 @@ fn validate(source: &str, doc: &ScenarioDoc, errors: &mut Vec<ParseError>) {
             ),
         )),
     }
+    for name in &doc.target.secrets {
+        // Judged as written too: `${API_KEY}` would look up a variable named by its value.
+        let written = source.get(name.span()).unwrap_or_default();
+        if !is_variable_name(name.get_ref()) || written.contains('$') {
+            // The entry is not quoted: it may be a secret's value written by mistake.
+            errors.push(ParseError::at(
+                source,
+                Some(name.span()),
+                "secrets lists names of environment variables (letters, digits and _, not starting with a digit): write API_KEY, not its value or ${API_KEY}",
+            ));
+        }
+    }
     if let Some(spawn) = &doc.target.spawn
         && spawn.command.get_ref().trim().is_empty()
     {
@@ -127,6 +139,11 @@ fn validate(source: &str, doc: &ScenarioDoc, errors: &mut Vec<ParseError>) {
             ));
         }
     }
+}
+
+fn is_variable_name(name: &str) -> bool {
+    name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.chars().next().is_some_and(|c| !c.is_ascii_digit())
 }
 
 /// Every name valid, and unique within its kind (both places named when not).
@@ -291,6 +308,14 @@ mod tests {
         "invalid value for header \"X-Key\""
     )]
     #[case::empty_command("[target.spawn]\ncommand = \" \"\n", 4, 11, "command is empty")]
+    #[case::secret_value_for_a_name(
+        "secrets = [\"API_KEY\", \"${TOKEN}!\"]\n",
+        3,
+        23,
+        "secrets lists names of environment variables"
+    )]
+    #[case::secret_name_with_a_digit_first("secrets = [\"1KEY\"]\n", 3, 12, "write API_KEY")]
+    #[case::empty_secret_name("secrets = [\"\"]\n", 3, 12, "write API_KEY")]
     fn reports_errors_with_position(
         #[case] body: &str,
         #[case] line: usize,
@@ -302,6 +327,22 @@ mod tests {
             .into_first();
         assert_eq!((err.line, err.col), (line, col), "{err}");
         assert!(err.message.contains(message), "{err}");
+    }
+
+    #[test]
+    fn secret_variables_are_names_and_never_quoted() {
+        let text = format!("{HEAD}secrets = [\"API_KEY\", \"_x1\"]\n");
+        let names: Vec<String> = parse_scenario(&text, &vars)
+            .unwrap()
+            .target
+            .secrets
+            .into_iter()
+            .map(Spanned::into_inner)
+            .collect();
+        assert_eq!(names, ["API_KEY", "_x1"]);
+        let mistaken = format!("{HEAD}secrets = [\"${{TOKEN}}\"]\n");
+        let err = parse_scenario(&mistaken, &vars).unwrap_err().into_first();
+        assert!(!err.message.contains("s3cret"), "{err}");
     }
 
     #[test]

@@ -32,10 +32,19 @@
 //!
 //! A process that leaves the group on purpose (a server that daemonizes with `setsid`) is
 //! out of reach of both the stop and the watchdog.
+//!
+//! # The log, masked as it is written
+//!
+//! The server's stdout and stderr are one pipe, and a thread of the harness (a plain
+//! thread: it blocks on reads, which no runtime worker may) copies it into the log through
+//! a [`StreamRedactor`]. Nothing reaches the disk unmasked, so the log holds no secret even
+//! when the harness is SIGKILLed; and the thread keeps a bounded amount of text, so a
+//! server printing one endless line costs no memory. The pipe's end of file also tells the
+//! stop when everything that writes the log has exited.
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -43,7 +52,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use super::redact::{Redactor, StreamRedactor};
 
 /// How many lines of the server's log a start failure quotes.
 const LOG_TAIL_LINES: usize = 20;
@@ -51,6 +63,9 @@ const LOG_TAIL_LINES: usize = 20;
 /// lingers for seconds while clients hold keep-alive connections, and a test target needs
 /// no more graceful an end than this.
 const STOP_GRACE: Duration = Duration::from_secs(2);
+/// How long the stop waits, after the SIGKILL, for the log to get the last of the output.
+/// Only a process that left the group and still holds the pipe makes it wait that long.
+const LOG_DRAIN: Duration = Duration::from_secs(2);
 /// The watchdog: wait for end-of-file on stdin (the lifeline closed), then kill the process
 /// group it leads, itself included. Nothing is ever written to the lifeline.
 const WATCHDOG: &str = "read _; kill -s KILL 0";
@@ -79,6 +94,10 @@ enum SpawnError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot make the pipe for its output: {0}")]
+    Output(std::io::Error),
+    #[error("cannot start the thread that writes its log: {0}")]
+    LogWriter(std::io::Error),
     #[error("cannot make the watchdog's lifeline (a socket pair): {0}")]
     Lifeline(std::io::Error),
     #[error("cannot start its watchdog (sh): {0}")]
@@ -114,10 +133,15 @@ impl Managed {
     }
 
     /// Starts the server on first call and waits until it is ready; later calls (from
-    /// concurrent checks too) get the same result without starting anything.
-    pub async fn ensure_started(&self, client: &reqwest::Client) -> Result<(), String> {
+    /// concurrent checks too) get the same result without starting anything. The redactor
+    /// masks the server's output as it is written to the log.
+    pub async fn ensure_started(
+        &self,
+        client: &reqwest::Client,
+        redactor: &Redactor,
+    ) -> Result<(), String> {
         self.started
-            .get_or_init(|| self.start(client))
+            .get_or_init(|| self.start(client, redactor))
             .await
             .clone()
     }
@@ -127,15 +151,15 @@ impl Managed {
         self.started.initialized()
     }
 
-    async fn start(&self, client: &reqwest::Client) -> Result<(), String> {
-        if let Err(e) = self.spawn().await {
+    async fn start(&self, client: &reqwest::Client, redactor: &Redactor) -> Result<(), String> {
+        if let Err(e) = self.spawn(redactor).await {
             return Err(format!("could not start the {}: {e}", self.name));
         }
         let result = self.wait_ready(client).await;
         if let Err(reason) = &result {
-            // Ends the group without marking the target stopped: its log is masked later
-            // by `stop`, which has the secrets at hand. Waiting for the group and reading
-            // the log block, so both run on a blocking thread.
+            // Ends the group (its log complete, masked as written) without marking the
+            // target stopped. Waiting for the group and reading the log block, so both run
+            // on a blocking thread.
             let process = self.take();
             let log_path = self.log_path.clone();
             let log_tail = tokio::task::spawn_blocking(move || {
@@ -156,18 +180,20 @@ impl Managed {
 
     /// Creates the log and starts the watchdog and the server on a blocking thread, then
     /// keeps them, unless a stop came meanwhile.
-    async fn spawn(&self) -> Result<(), SpawnError> {
+    async fn spawn(&self, redactor: &Redactor) -> Result<(), SpawnError> {
         if self.stopping.load(Ordering::SeqCst) {
             return Err(SpawnError::Stopping);
         }
-        let (command, env, log_path) = (
+        let (command, env, log_path, redactor) = (
             self.command.clone(),
             self.env.clone(),
             self.log_path.clone(),
+            redactor.clone(),
         );
-        let process =
-            tokio::task::spawn_blocking(move || Process::spawn(&command, &env, &log_path))
-                .await??;
+        let process = tokio::task::spawn_blocking(move || {
+            Process::spawn(&command, &env, &log_path, redactor)
+        })
+        .await??;
         let mut slot = self.lock();
         if self.stopping.load(Ordering::SeqCst) {
             drop(slot);
@@ -230,20 +256,19 @@ impl Managed {
             .and_then(|process| process.server.try_wait().ok().flatten())
     }
 
-    /// Stops the whole process group (SIGTERM, then SIGKILL after a grace period) and masks
-    /// secrets in its log. Only the first call does anything, so the stop after the last
-    /// check, the one at the end of the run and the one on drop read the log once.
+    /// Stops the whole process group (SIGTERM, then SIGKILL after a grace period). Only
+    /// the first call does anything: the stop after the last check, the one at the end of
+    /// the run and the one on drop.
     ///
     /// Blocks for up to the grace period: callers are threads that are not runtime workers
     /// (the runner's case threads, the end of `main`, a blocking task).
-    pub fn stop(&self, redactor: &crate::target::Redactor) {
+    pub fn stop(&self) {
         if self.stopping.swap(true, Ordering::SeqCst) {
             return;
         }
         if let Some(process) = self.take() {
             process.terminate();
         }
-        redact_file(&self.log_path, redactor);
     }
 
     fn take(&self) -> Option<Process> {
@@ -257,6 +282,7 @@ impl Managed {
 
 /// A started server and the watchdog that leads its process group (see the module doc).
 struct Process {
+    /// The `sh` that runs the command.
     server: Child,
     /// The group's leader: its pid is the group's id, reserved for the group until the
     /// watchdog is reaped.
@@ -264,20 +290,30 @@ struct Process {
     /// Held for its closing alone, by the harness alone: when it closes (the harness
     /// ending, or this value dropped without `terminate`), the watchdog kills the group.
     _lifeline: UnixStream,
+    /// Copies the server's output into the log; done once every writer has exited.
+    log: JoinHandle<()>,
 }
 
 impl Process {
-    /// Creates the log, starts the watchdog, then the server in the watchdog's group.
-    /// Blocks (file and process creation): call it on a blocking thread.
+    /// Creates the log and the thread that writes it, starts the watchdog, then the
+    /// server in the watchdog's group. Blocks
+    /// (file and process creation): call it on a blocking thread of the runtime, whose
+    /// reactor makes the pipe.
     fn spawn(
         command: &str,
         env: &BTreeMap<String, String>,
         log_path: &Path,
+        redactor: Redactor,
     ) -> Result<Process, SpawnError> {
-        let (stdout, stderr) = create_log(log_path).map_err(|source| SpawnError::Log {
+        let log = create_log(log_path).map_err(|source| SpawnError::Log {
             path: log_path.to_path_buf(),
             source,
         })?;
+        let (stdout, output) = output_pipe().map_err(SpawnError::Output)?;
+        let stderr = stdout.try_clone().map_err(SpawnError::Output)?;
+        // Should the server not start, its ends of the pipe are dropped, and the thread
+        // ends at the end of file.
+        let log = write_log(output, log, redactor).map_err(SpawnError::LogWriter)?;
         let (lifeline, watchdog_end) = UnixStream::pair().map_err(SpawnError::Lifeline)?;
         let mut watchdog = spawn_watchdog(watchdog_end).map_err(SpawnError::Watchdog)?;
         let server = Command::new("sh")
@@ -294,6 +330,7 @@ impl Process {
                 server,
                 watchdog,
                 _lifeline: lifeline,
+                log,
             }),
             Err(e) => {
                 // Closing the lifeline ends the watchdog; reap it.
@@ -306,28 +343,76 @@ impl Process {
 
     /// SIGTERM to the group, up to `STOP_GRACE` for the server to exit, then SIGKILL to
     /// the group: whatever the server started, and the watchdog, end with it; both are
-    /// reaped. Waits, so it must not run on a runtime worker.
+    /// reaped, and the log gets the last of the output. Waits, so it must not run on a
+    /// runtime worker.
     fn terminate(mut self) {
         let group = self.watchdog.id() as libc::pid_t;
         signal_group(group, libc::SIGTERM);
+        // Until the server has exited and so has everything that writes the log (what the
+        // server started).
         let deadline = Instant::now() + STOP_GRACE;
-        while Instant::now() < deadline && matches!(self.server.try_wait(), Ok(None)) {
+        while Instant::now() < deadline
+            && (matches!(self.server.try_wait(), Ok(None)) || !self.log.is_finished())
+        {
             std::thread::sleep(Duration::from_millis(20));
         }
         // The watchdog is not reaped yet, so `group` still names this group and no other.
         signal_group(group, libc::SIGKILL);
         let _ = self.server.wait();
         let _ = self.watchdog.wait();
+        let deadline = Instant::now() + LOG_DRAIN;
+        while Instant::now() < deadline && !self.log.is_finished() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Not finished: a process outside the group holds the pipe; the thread is left
+        // to write what it still prints, masked, and ends with it.
+        if self.log.is_finished() {
+            let _ = self.log.join();
+        }
     }
 }
 
-/// The log file, as the server's stdout and stderr.
-fn create_log(path: &Path) -> std::io::Result<(File, File)> {
+fn create_log(path: &Path) -> std::io::Result<File> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let log = File::create(path)?;
-    Ok((log.try_clone()?, log))
+    File::create(path)
+}
+
+/// A pipe for the server's output: (write end, read end), both close-on-exec and blocking.
+/// std has none within the crate's minimum Rust version; tokio's (from its reactor, so
+/// this runs within the runtime) is made close-on-exec atomically where the OS can.
+fn output_pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let (write, read) = tokio::net::unix::pipe::pipe()?;
+    Ok((write.into_blocking_fd()?, read.into_blocking_fd()?))
+}
+
+/// Starts the thread that copies the server's output into the log, masked (see the module
+/// doc). A failed write does not stop it: the pipe is still drained, so that the server
+/// never blocks on a full pipe.
+fn write_log(
+    output: OwnedFd,
+    mut log: File,
+    redactor: Redactor,
+) -> std::io::Result<JoinHandle<()>> {
+    let mut output = File::from(output);
+    std::thread::Builder::new()
+        .name("perfcase-log".into())
+        .spawn(move || {
+            let mut redactor = StreamRedactor::new(redactor);
+            let mut piece = vec![0; 16 * 1024];
+            loop {
+                match output.read(&mut piece) {
+                    Ok(0) => break,
+                    Ok(read) => {
+                        let _ = log.write_all(&redactor.feed(&piece[..read]));
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+            let _ = log.write_all(&redactor.finish());
+        })
 }
 
 /// Starts the watchdog reading `lifeline_end`, as the leader of a new process group. The
@@ -359,18 +444,6 @@ fn ignore_sigterm() -> std::io::Result<()> {
     Ok(())
 }
 
-/// A server may print a header it received (an API key) into its log, which sits among the
-/// artifacts; rewrite it with secrets masked.
-fn redact_file(path: &Path, redactor: &crate::target::Redactor) {
-    if let Ok(bytes) = std::fs::read(path) {
-        let text = String::from_utf8_lossy(&bytes);
-        let redacted = redactor.redact(&text);
-        if redacted != text {
-            let _ = crate::atomic::write_atomic(path, redacted.as_bytes());
-        }
-    }
-}
-
 fn signal_group(group: libc::pid_t, signal: libc::c_int) {
     // SAFETY: kill(2) with a negative pid signals a process group; it has no memory effects.
     unsafe {
@@ -395,6 +468,6 @@ pub fn tail(path: &Path, lines: usize) -> String {
 
 impl Drop for Managed {
     fn drop(&mut self) {
-        self.stop(&crate::target::Redactor::default());
+        self.stop();
     }
 }

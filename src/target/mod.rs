@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::scenario::{Api, TargetSpec};
 pub use managed::Managed;
-pub use redact::Redactor;
+pub use redact::{Redactor, Secret};
 
 pub struct Target {
     /// The scenario name (`local-llm`), used in messages and log file names.
@@ -87,10 +87,24 @@ impl Target {
         })
     }
 
-    /// `base_url` joined with a path that starts with `/`, keeping any base path prefix.
+    /// `base_url` joined with a path that starts with `/` (see [`join`]).
     pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base_url.as_str().trim_end_matches('/'), path)
+        join(&self.base_url, path)
     }
+}
+
+/// A base URL joined with a path that starts with `/`: the base's path prefix kept, and its
+/// query string (an `api_key`, say) put after the path, where a server reads it.
+pub fn join(base: &Url, path: &str) -> String {
+    let mut prefix = base.clone();
+    prefix.set_query(None);
+    prefix.set_fragment(None);
+    let mut url = format!("{}{path}", prefix.as_str().trim_end_matches('/'));
+    if let Some(query) = base.query() {
+        url.push(if path.contains('?') { '&' } else { '?' });
+        url.push_str(query);
+    }
+    url
 }
 
 /// Header values are secrets (API keys), so every one is marked sensitive.
@@ -107,4 +121,21 @@ pub fn header_map(
         map.insert(header, value);
     }
     Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("http://h:1", "/v1/models", "http://h:1/v1/models")]
+    #[case("http://h:1/", "/health", "http://h:1/health")]
+    #[case("http://h:1/api/", "/tags", "http://h:1/api/tags")]
+    #[case("http://h:1/v1?api_key=k", "/models", "http://h:1/v1/models?api_key=k")]
+    #[case("http://h:1?api_key=k", "/x?page=2", "http://h:1/x?page=2&api_key=k")]
+    #[case("http://u:p@h:1/#top", "/x", "http://u:p@h:1/x")]
+    fn joins_a_base_url_and_a_path(#[case] base: &str, #[case] path: &str, #[case] expected: &str) {
+        assert_eq!(join(&Url::parse(base).unwrap(), path), expected);
+    }
 }

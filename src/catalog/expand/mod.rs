@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::scenario::ScenarioDoc;
 use crate::scenario::diagnostic::SourceFile;
-use crate::target::Target;
+use crate::target::{Secret, Target};
 
 use super::case::Case;
 
@@ -28,11 +28,12 @@ impl FileScope<'_> {
     }
 }
 
-/// The cases of one file, and the secrets its checks add (header values of smoke checks).
+/// The cases of one file, and the secrets its checks add (header values of smoke checks,
+/// and their credential-like query parameters).
 #[derive(Default)]
 pub struct Expanded {
     pub cases: Vec<Case>,
-    pub secrets: Vec<String>,
+    pub secrets: Vec<Secret>,
 }
 
 /// Expands every check of the file; fails with every problem found, one a line.
@@ -40,9 +41,11 @@ pub fn expand(scope: &FileScope<'_>, doc: ScenarioDoc) -> Result<Expanded, Strin
     let mut expanded = Expanded::default();
     let mut errors = Vec::new();
     for check in doc.smoke {
-        expanded
-            .secrets
-            .extend(check.get_ref().headers.values().cloned());
+        let request = check.get_ref();
+        let headers = request.headers.values().cloned().map(Secret::Header);
+        let query = request.query.iter();
+        let params = query.filter_map(|(name, value)| Secret::query_param(name, value));
+        expanded.secrets.extend(headers.chain(params));
         match smoke::expand(scope, check) {
             Ok(case) => expanded.cases.push(case),
             Err(e) => errors.push(e),
@@ -103,9 +106,16 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn header_values_of_checks_are_secrets() {
+    fn header_values_and_credential_like_query_params_of_checks_are_secrets() {
         let text = "[target]\nbase_url = \"http://127.0.0.1:1\"\n\
-             [[smoke]]\nname = \"a\"\nget = \"/\"\nheaders = { X-Key = \"k-123456\" }\n";
-        assert_eq!(expand_text(text).ok().unwrap().secrets, ["k-123456"]);
+             [[smoke]]\nname = \"a\"\nget = \"/\"\nheaders = { X-Key = \"k-123456\" }\n\
+             query = { Api_Key = \"q-123456\", page = \"2\" }\n";
+        assert_eq!(
+            expand_text(text).ok().unwrap().secrets,
+            [
+                Secret::Header("k-123456".into()),
+                Secret::Value("q-123456".into())
+            ]
+        );
     }
 }
