@@ -499,6 +499,27 @@ fn a_managed_target_that_fails_to_start_quotes_its_log_masked() {
     assert_nothing_leaks(&ws, &run, &[spawn_token, declared]);
 }
 
+/// The command is a shell command line, as the README says: `cd` and `export` work, and
+/// the stop ends the server that `sh` started, not only the `sh`.
+#[test]
+fn a_spawn_command_is_run_by_sh() {
+    let port = free_port();
+    let ws = Workspace::new(&[]);
+    ws.write("site/marker.txt", "served from site/, with X=1");
+    let mut text = python_server(port, 0, "", "cd site && export X=1; ");
+    text.push_str(
+        "[[smoke]]\nname = \"cd\"\nget = \"/marker.txt\"\nexpect = { body_contains = \"served from site/\" }\n",
+    );
+    ws.write("scenarios/a.toml", &text);
+    let run = ws.run(&[], &[]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    run.assert_outcome("smoke::a::cd", "ok");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the server `sh` started is stopped with it"
+    );
+}
+
 #[test]
 fn a_run_whose_output_is_cut_still_writes_its_artifacts() {
     let server = ScriptedServer::start(vec![Route {

@@ -296,7 +296,7 @@ struct Process {
 
 impl Process {
     /// Creates the log and the thread that writes it, starts the watchdog, then the
-    /// server in the watchdog's group. Blocks
+    /// command (`sh -c`, so that `cd dir && server` works) in the watchdog's group. Blocks
     /// (file and process creation): call it on a blocking thread of the runtime, whose
     /// reactor makes the pipe.
     fn spawn(
@@ -318,7 +318,7 @@ impl Process {
         let mut watchdog = spawn_watchdog(watchdog_end).map_err(SpawnError::Watchdog)?;
         let server = Command::new("sh")
             .arg("-c")
-            .arg(format!("exec {command}"))
+            .arg(command)
             .envs(env)
             .stdin(Stdio::null())
             .stdout(stdout)
@@ -348,8 +348,8 @@ impl Process {
     fn terminate(mut self) {
         let group = self.watchdog.id() as libc::pid_t;
         signal_group(group, libc::SIGTERM);
-        // Until the server has exited and so has everything that writes the log (what the
-        // server started).
+        // Until the `sh` has exited and so has everything that writes the log: the server
+        // is a child of that `sh` unless the command `exec`s it.
         let deadline = Instant::now() + STOP_GRACE;
         while Instant::now() < deadline
             && (matches!(self.server.try_wait(), Ok(None)) || !self.log.is_finished())
