@@ -22,6 +22,7 @@ pub mod metric;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod stats;
 pub mod stream;
 pub mod target;
 pub mod text;

@@ -2,6 +2,7 @@
 //!
 //! Nothing here does I/O, so every rule is table-tested without a server.
 
+pub mod baseline;
 pub mod inference;
 pub mod smoke;
 pub mod threshold;
