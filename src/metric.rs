@@ -67,6 +67,8 @@ pub const METRICS: &[Metric] = &[
     metric("prompt_tokens", Unit::Count, Neither),
     metric("prompt_tokens_per_s", Unit::Rate, HigherIsBetter),
     metric("load_duration", Unit::Duration, LowerIsBetter),
+    metric("dimensions", Unit::Count, Neither),
+    metric("inputs_per_s", Unit::Rate, HigherIsBetter),
     metric("http_status", Unit::Count, Neither),
     metric("bytes", Unit::Bytes, Neither),
     metric("error_rate", Unit::Ratio, LowerIsBetter),

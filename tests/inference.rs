@@ -757,3 +757,151 @@ for suite in JUnitXml.fromfile(sys.argv[1]):
     );
     assert!(stdout.contains(r"boom \\x00\\x07\\x0b\\x1b[2J"), "{stdout}");
 }
+
+const OLLAMA_EMBED_TAGS: &str = r#"{"models":[{"name":"all-minilm:latest","model":"all-minilm:latest","modified_at":"2024-06-01T10:00:00.000000000Z","size":45960996,"digest":"1b226e2802db","details":{"format":"gguf","family":"bert","parameter_size":"23M","quantization_level":"F16"}}]}"#;
+
+/// An Ollama server whose `/api/embed` answers `body`, after `delay_ms`, to every request.
+fn ollama_embed_server(delay_ms: u64, body: &str) -> ScriptedServer {
+    let mut embed = vec![ms(delay_ms)];
+    embed.extend(respond(200, "application/json; charset=utf-8", body));
+    ScriptedServer::start(vec![
+        Route {
+            method: "GET",
+            path: "/api/tags",
+            steps: respond(200, "application/json; charset=utf-8", OLLAMA_EMBED_TAGS),
+        },
+        Route {
+            method: "POST",
+            path: "/api/embed",
+            steps: embed,
+        },
+    ])
+}
+
+#[test]
+fn ollama_embeddings_figures_come_from_the_wire_format() {
+    let body = r#"{"model":"all-minilm","embeddings":[[0.010071029,-0.0017594862,0.05007221]],"total_duration":14143917,"load_duration":1019500,"prompt_eval_count":8}"#;
+    let server = ollama_embed_server(100, body);
+    let checks = r#"
+[[inference]]
+name = "embed"
+model = "all-minilm"
+input = "Why is the sky blue?"
+extra = { keep_alive = "5m", truncate = false }
+expect = { dimensions = 3, latency = "< 2s", load_duration = "< 1s", prompt_tokens = "== 8" }
+"#;
+    let ws = Workspace::new(&[("ollama.toml", &scenario("ollama", &server.url(), checks))]);
+    let run = ws.run(&[], &[]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let f = figures(&ws, "inference::ollama::embed");
+    assert_eq!(number(&f, "dimensions"), 3.0);
+    assert_eq!(number(&f, "prompt_tokens"), 8.0);
+    assert!((number(&f, "load_duration") - 0.0010195).abs() < 1e-12);
+    let latency = number(&f, "latency");
+    assert!((0.1..2.0).contains(&latency), "latency {latency}");
+    assert!((number(&f, "inputs_per_s") - 1.0 / latency).abs() < 1e-9);
+    assert!(
+        !f.contains_key("ttft") && !f.contains_key("output_tokens"),
+        "no generation figures: {f:?}"
+    );
+    let requests = server.requests();
+    let post = requests.iter().find(|r| r.path == "/api/embed").unwrap();
+    let sent: serde_json::Value = serde_json::from_slice(&post.body).unwrap();
+    assert_eq!(
+        sent,
+        serde_json::json!({"model": "all-minilm", "input": "Why is the sky blue?", "keep_alive": "5m", "truncate": false})
+    );
+    assert!(
+        ws.read_out("junit.xml")
+            .contains("embeddings = 1 vector of 3 dimensions"),
+        "{}",
+        ws.read_out("junit.xml")
+    );
+}
+
+/// Ollama itself cannot write a NaN (Go's encoding/json refuses to), but a proxy or another
+/// server behind the same API can: every broken vector is named by its input, placed at the
+/// check's `input`, and the batch still reports its figures.
+#[test]
+fn an_empty_or_non_finite_vector_fails_naming_its_input() {
+    let body = r#"{"model":"all-minilm","embeddings":[[0.1,0.2,0.3],[],[0.4,NaN,0.6]],"total_duration":4000000,"prompt_eval_count":9}"#;
+    let server = ollama_embed_server(0, body);
+    let checks = "[[inference]]\nname = \"batch\"\nmodel = \"all-minilm\"\ninput = [\"a\", \"b\", \"c\"]\nexpect = { dimensions = 3 }\n";
+    let ws = Workspace::new(&[("ollama.toml", &scenario("ollama", &server.url(), checks))]);
+    let run = ws.run(&[], &[]);
+    run.assert_outcome("inference::ollama::batch", "FAILED");
+    let file = ws.scenarios().join("ollama.toml").display().to_string();
+    run.assert_says("POST http://127.0.0.1:");
+    run.assert_says("/api/embed, model all-minilm, 3 inputs; 3 vectors of 3, 0, 3 dimensions:");
+    // The check starts on line 5 of the file; `input` is on its line 8, column 9.
+    run.assert_says(&format!(
+        "{file}:8:9: vector of input 1: expected a non-empty list of numbers, observed an empty list"
+    ));
+    run.assert_says(&format!(
+        "{file}:8:9: vector of input 2: expected finite values, observed NaN at position 1"
+    ));
+    assert!(
+        !run.stdout.contains("vector of input 0"),
+        "input 0 is fine: {}",
+        run.explain()
+    );
+    let junit = ws.read_out("junit.xml");
+    assert!(junit.contains("<failure type=\"answer\""), "{junit}");
+    let f = figures(&ws, "inference::ollama::batch");
+    assert_eq!(number(&f, "dimensions"), 3.0);
+    assert_eq!(number(&f, "prompt_tokens"), 9.0);
+}
+
+#[test]
+fn a_body_that_is_not_the_embeddings_wire_format_is_an_error_naming_the_field() {
+    // The answer of Ollama's older /api/embeddings: one `embedding`, not a list of them.
+    let server = ollama_embed_server(0, r#"{"embedding":[0.1,0.2]}"#);
+    let checks = "[[inference]]\nname = \"e\"\nmodel = \"all-minilm\"\ninput = \"x\"\n";
+    let ws = Workspace::new(&[("ollama.toml", &scenario("ollama", &server.url(), checks))]);
+    let run = ws.run(&[], &[]);
+    run.assert_outcome("inference::ollama::e", "FAILED");
+    run.assert_says(&format!(
+        "malformed embeddings response from {}/api/embed: no \"embeddings\" list in the body; does the server speak the api set in [target]?",
+        server.url()
+    ));
+    assert!(ws.read_out("junit.xml").contains("<error type=\"request\""));
+}
+
+/// llama.cpp started without `--embeddings` refuses with 501 and says what to do.
+#[test]
+fn an_http_error_from_the_embeddings_endpoint_shows_its_message() {
+    let body = r#"{"error":{"code":501,"message":"This server does not support embeddings. Start it with `--embeddings`","type":"not_supported_error"}}"#;
+    let server = ScriptedServer::start(vec![Route {
+        method: "POST",
+        path: "/v1/embeddings",
+        steps: respond(501, "application/json", body),
+    }]);
+    let checks = "[[inference]]\nname = \"e\"\nmodel = \"m\"\ninput = [\"a\", \"b\"]\n";
+    let ws = Workspace::new(&[("api.toml", &scenario("openai", &server.url(), checks))]);
+    let run = ws.run(&[], &[]);
+    run.assert_outcome("inference::api::e", "FAILED");
+    run.assert_says(&format!(
+        "{}/v1/embeddings answered HTTP 501: This server does not support embeddings. Start it with `--embeddings`",
+        server.url()
+    ));
+}
+
+/// A bad combination in an embeddings check fails its file's load case at the place where
+/// it is written, and sends nothing.
+#[test]
+fn a_streamed_embeddings_check_is_a_load_error_at_its_stream_key() {
+    let checks = "[[inference]]\nname = \"e\"\nmodel = \"m\"\ninput = \"x\"\nstream = true\nexpect = { ttft = \"< 1s\" }\n";
+    let ws = Workspace::new(&[(
+        "api.toml",
+        &scenario("openai", "http://127.0.0.1:9", checks),
+    )]);
+    let run = ws.run(&[], &[]);
+    run.assert_outcome("load::api", "FAILED");
+    let file = ws.scenarios().join("api.toml").display().to_string();
+    run.assert_says(&format!(
+        "{file}:9:10: inference check \"e\": stream does not apply to embeddings"
+    ));
+    run.assert_says(&format!(
+        "{file}:10:12: inference check \"e\": ttft is not measured for embeddings"
+    ));
+}

@@ -140,6 +140,78 @@ expect = { output_tokens = "== 48" }
     );
 }
 
+/// llama-server with `--embeddings --pooling mean` (a server of its own: with embeddings on,
+/// it is not meant to serve generations): one input and a batch of three, SmolLM2-135M's
+/// 576 dimensions, and a wrong `dimensions` failing where it is written.
+#[test]
+fn embeddings_of_one_input_and_of_a_batch_measure_right() {
+    let _serial = serial();
+    let checks = r#"
+[[inference]]
+name = "one"
+model = "smollm2"
+input = "The lighthouse keeper opened the door."
+expect = { dimensions = 576, latency = "< 10s", prompt_tokens = ">= 1" }
+
+[[inference]]
+name = "batch"
+model = "smollm2"
+input = ["The lighthouse keeper opened the door.", "A ship passed in the night.", "Fog rolled over the bay."]
+expect = { dimensions = 576, inputs_per_s = "> 0.1" }
+
+[[inference]]
+name = "wrong_size"
+model = "smollm2"
+input = "The lighthouse keeper opened the door."
+expect = { dimensions = 512 }
+"#;
+    let text = format!("{}{checks}", llama_target("--embeddings --pooling mean"));
+    let ws = Workspace::new(&[("embed.toml", &text)]);
+    let run = ws.run(&["--test-threads", "1"], &[]);
+    run.assert_outcome("inference::embed::one", "ok");
+    run.assert_outcome("inference::embed::batch", "ok");
+    run.assert_outcome("inference::embed::wrong_size", "FAILED");
+    let offset = text.find("dimensions = 512").unwrap() + "dimensions = ".len();
+    let line = text[..offset].lines().count();
+    let col = offset - text[..offset].rfind('\n').unwrap();
+    let file = ws.scenarios().join("embed.toml").display().to_string();
+    run.assert_says(&format!(
+        "{file}:{line}:{col}: vector of input 0: expected 512 dimensions, observed 576"
+    ));
+    run.assert_says("/v1/embeddings, model smollm2, 1 input; 1 vector of 576 dimensions:");
+
+    let rows = rows(&ws);
+    let (one, batch) = (
+        &rows["inference::embed::one"],
+        &rows["inference::embed::batch"],
+    );
+    for (row, inputs) in [(one, 1.0), (batch, 3.0)] {
+        assert_eq!(num(row, "dimensions"), 576.0);
+        let latency = num(row, "latency");
+        assert!(latency > 0.0, "{row:?}");
+        assert!(
+            (num(row, "inputs_per_s") - inputs / latency).abs() < 1e-6,
+            "{row:?}"
+        );
+        assert!(
+            row.get("ttft").is_none_or(String::is_empty),
+            "no generation figures: {row:?}"
+        );
+    }
+    assert!(
+        num(batch, "prompt_tokens") > num(one, "prompt_tokens"),
+        "three texts hold more tokens than the first alone: {batch:?}"
+    );
+    eprintln!(
+        "llama-server embeddings: 1 input {:.1} ms ({} prompt tokens), 3 inputs {:.1} ms ({} prompt tokens), {} dimensions",
+        num(one, "latency") * 1e3,
+        one["prompt_tokens"],
+        num(batch, "latency") * 1e3,
+        batch["prompt_tokens"],
+        one["dimensions"]
+    );
+}
+
 #[test]
 fn the_managed_server_is_stopped_after_the_run_and_its_log_kept() {
     let _serial = serial();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::naming::case_name;
 use crate::client::http::HttpRequest;
 use crate::inference::client::Limits;
-use crate::inference::request::GenerationRequest;
+use crate::inference::request::InferenceRequest;
 use crate::kind::Kind;
 use crate::scenario::diagnostic::SourceFile;
 use crate::scenario::{InferenceCheck, SmokeCheck};
@@ -61,11 +61,12 @@ pub struct SmokeSpec {
     pub schema: Option<jsonschema::Validator>,
 }
 
-/// One variant (streaming or not) of an inference check, ready to send.
+/// One variant (streaming or not) of an inference check, ready to send: a generation, or
+/// an embeddings request (same kind: a model asked something, its answer and timing judged).
 pub struct InferenceSpec {
     pub check: Arc<InferenceCheck>,
     pub schema: Option<Arc<jsonschema::Validator>>,
-    pub request: GenerationRequest,
+    pub request: InferenceRequest,
     pub limits: Limits,
 }
 

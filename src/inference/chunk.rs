@@ -197,7 +197,7 @@ fn finite(number: Option<f64>) -> Option<f64> {
     number.filter(|x| x.is_finite())
 }
 
-fn nanos(number: Option<f64>) -> Option<f64> {
+pub(crate) fn nanos(number: Option<f64>) -> Option<f64> {
     finite(number).map(|ns| ns / 1e9)
 }
 

@@ -326,7 +326,7 @@ mod tests {
         // Every figure is a threshold key of inference checks and a registered metric (with
         // a unit for the reports), in the order of that list.
         let names: Vec<&str> = full.figures().iter().map(|(name, _)| *name).collect();
-        assert_eq!(names, crate::scenario::inference::INFERENCE_FIGURES);
+        assert_eq!(names, crate::scenario::inference::GENERATION_FIGURES);
         for name in names {
             assert!(crate::metric::unit_of(name).is_some(), "{name}");
         }

@@ -1,4 +1,5 @@
-//! Judging a generated answer and its metrics against an inference check's expectations.
+//! Judging a generated answer and its metrics against an inference check's expectations
+//! (the vectors of an embeddings request are judged in `embeddings`).
 
 use std::ops::Range;
 
@@ -52,6 +53,17 @@ pub fn judge_inference(
         );
     }
     judge_token_bounds(expect, answer.output_tokens, &mut violations);
+    judge_thresholds(expect, figures, &mut violations);
+    violations
+}
+
+/// Every threshold of `expect` against the figure it names, placed at its key; a figure
+/// the request did not produce fails it.
+pub(super) fn judge_thresholds(
+    expect: &InferenceExpect,
+    figures: &[Figure],
+    violations: &mut Vec<Violation>,
+) {
     for (name, threshold) in &expect.thresholds {
         let observed = figures
             .iter()
@@ -62,7 +74,6 @@ pub fn judge_inference(
                 .map(|v| v.at(name.span())),
         );
     }
-    violations
 }
 
 fn judge_text(
@@ -185,19 +196,10 @@ fn judge_token_bounds(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::parse_scenario;
     use rstest::rstest;
 
     fn expect(rules: &str) -> InferenceExpect {
-        let text = format!(
-            "[target]\nbase_url = \"http://127.0.0.1:1\"\n[[inference]]\nname = \"c\"\nmodel = \"m\"\nprompt = \"p\"\nexpect = {rules}\n"
-        );
-        parse_scenario(&text, &|_: &str| None)
-            .unwrap()
-            .inference
-            .remove(0)
-            .into_inner()
-            .expect
+        super::super::inference_expect("prompt = \"p\"", rules)
     }
 
     fn judge(rules: &str, text: &str, figures: &[(&str, f64)]) -> Vec<String> {

@@ -3,6 +3,7 @@
 //! Nothing here does I/O, so every rule is table-tested without a server.
 
 pub mod baseline;
+pub mod embeddings;
 pub mod inference;
 pub mod smoke;
 pub mod threshold;
@@ -67,6 +68,21 @@ impl Violation {
         self.at = Some(span);
         self
     }
+}
+
+/// The `expect` table of an inference check whose input is `input` (`prompt = "p"`), for
+/// the judges' tests.
+#[cfg(test)]
+fn inference_expect(input: &str, rules: &str) -> crate::scenario::InferenceExpect {
+    let text = format!(
+        "[target]\nbase_url = \"http://127.0.0.1:1\"\n[[inference]]\nname = \"c\"\nmodel = \"m\"\n{input}\nexpect = {rules}\n"
+    );
+    crate::scenario::parse_scenario(&text, &|_: &str| None)
+        .unwrap()
+        .inference
+        .remove(0)
+        .into_inner()
+        .expect
 }
 
 impl fmt::Display for Violation {

@@ -1,8 +1,11 @@
-//! Running one inference check: target up, model present, generate, judge.
+//! Running one inference check: target up, model present, generate or embed, judge.
 
 use crate::catalog::InferenceSpec;
 use crate::inference::client::generate;
+use crate::inference::embed::{self, embed};
 use crate::inference::models::{has_model, list_models};
+use crate::inference::request::{EmbeddingsRequest, GenerationRequest, InferenceRequest};
+use crate::judge::embeddings::judge_embeddings;
 use crate::judge::inference::{Answer, judge_inference};
 use crate::metric::Figure;
 use crate::target::Target;
@@ -14,16 +17,35 @@ pub async fn run(context: &RunContext<'_>, target: &Target, spec: &InferenceSpec
     if let Err(message) = ensure_model(target, &spec.check.model).await {
         return Outcome::error(ErrorCause::Request, message);
     }
-    let generation = match generate(target, &spec.request, spec.limits).await {
+    match &spec.request {
+        InferenceRequest::Generation(request) => {
+            run_generation(context, target, spec, request).await
+        }
+        InferenceRequest::Embeddings(request) => {
+            run_embeddings(context, target, spec, request).await
+        }
+    }
+}
+
+fn to_figures(figures: Vec<(&'static str, f64)>) -> Vec<Figure> {
+    figures
+        .into_iter()
+        .map(|(name, value)| Figure::new(name, value))
+        .collect()
+}
+
+async fn run_generation(
+    context: &RunContext<'_>,
+    target: &Target,
+    spec: &InferenceSpec,
+    request: &GenerationRequest,
+) -> Outcome {
+    let generation = match generate(target, request, spec.limits).await {
         Ok(generation) => generation,
         Err(e) => return Outcome::error(ErrorCause::Request, e.to_string()),
     };
     let metrics = &generation.metrics;
-    let figures: Vec<Figure> = metrics
-        .figures()
-        .into_iter()
-        .map(|(name, value)| Figure::new(name, value))
-        .collect();
+    let figures = to_figures(metrics.figures());
     let answer = Answer {
         text: &generation.text,
         finish_reason: generation.finish_reason.as_deref(),
@@ -36,14 +58,14 @@ pub async fn run(context: &RunContext<'_>, target: &Target, spec: &InferenceSpec
         &figures,
         context.redactor,
     );
-    let mode = if spec.request.stream {
+    let mode = if request.stream {
         "streaming"
     } else {
         "not streaming"
     };
     let heading = format!(
         "POST {} ({mode}), model {}; answer {:?}:",
-        target.url(spec.request.path),
+        target.url(request.path),
         spec.check.model,
         context.redactor.excerpt(&generation.text, 200)
     );
@@ -65,6 +87,43 @@ pub async fn run(context: &RunContext<'_>, target: &Target, spec: &InferenceSpec
         "answer = {:?}",
         context.redactor.excerpt(&generation.text, 500)
     );
+    outcome
+}
+
+async fn run_embeddings(
+    context: &RunContext<'_>,
+    target: &Target,
+    spec: &InferenceSpec,
+    request: &EmbeddingsRequest,
+) -> Outcome {
+    let embedded = match embed(target, request, spec.limits.total).await {
+        Ok(embedded) => embedded,
+        Err(e) => return Outcome::error(ErrorCause::Request, e.to_string()),
+    };
+    let vectors = &embedded.embeddings.vectors;
+    let figures = to_figures(embed::figures(
+        &embedded.embeddings,
+        request.inputs,
+        embedded.latency.as_secs_f64(),
+    ));
+    let input_at = spec.check.input.as_ref().map_or(0..0, |input| input.span());
+    let violations = judge_embeddings(
+        &spec.check.expect,
+        &input_at,
+        request.inputs,
+        vectors,
+        &figures,
+    );
+    let shape = embed::describe(vectors);
+    let heading = format!(
+        "POST {}, model {}, {} input{}; {shape}:",
+        target.url(request.path),
+        spec.check.model,
+        request.inputs,
+        if request.inputs == 1 { "" } else { "s" }
+    );
+    let mut outcome = Outcome::judged(&heading, &violations, figures, context.file);
+    outcome.details = format!("embeddings = {shape}");
     outcome
 }
 

@@ -1,4 +1,5 @@
-//! `[[inference]]`: one generation request to a model, judged on its answer and timing.
+//! `[[inference]]`: one request to a model, judged on its answer and timing: a generation
+//! (from `prompt` or `messages`), or embeddings of one text or a batch (from `input`).
 
 use std::ops::Range;
 
@@ -23,10 +24,14 @@ pub struct InferenceCheck {
     pub prompt: Option<String>,
     /// A conversation: Ollama `/api/chat`, OpenAI `/v1/chat/completions`.
     pub messages: Option<Vec<Message>>,
-    pub endpoint: Option<Endpoint>,
-    /// `[true, false]` makes two cases, `::stream` and `::no_stream`.
-    #[serde(default = "stream_default")]
-    pub stream: OneOrMany<bool>,
+    /// Texts to embed, one (`"text"`) or a batch (`["a", "b"]`): Ollama `/api/embed`,
+    /// OpenAI `/v1/embeddings`. Kept with its position, where the checks that every input
+    /// got a vector are reported.
+    pub input: Option<Spanned<OneOrMany<String>>>,
+    pub endpoint: Option<Spanned<Endpoint>>,
+    /// `[true, false]` makes two cases, `::stream` and `::no_stream` (default true). Kept
+    /// with its position: an embeddings check refuses it there.
+    pub stream: Option<Spanned<OneOrMany<bool>>>,
     /// Sampling options: Ollama `options`, top-level fields for OpenAI.
     #[serde(default)]
     pub params: serde_json::Map<String, serde_json::Value>,
@@ -37,13 +42,9 @@ pub struct InferenceCheck {
     /// The whole response must be in within this (default: the target's timeout).
     pub timeout: Option<Dur>,
     /// The first generated token must arrive within this (default: the whole timeout).
-    pub first_token_timeout: Option<Dur>,
+    pub first_token_timeout: Option<Spanned<Dur>>,
     #[serde(default)]
     pub expect: InferenceExpect,
-}
-
-fn stream_default() -> OneOrMany<bool> {
-    OneOrMany::One(true)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -58,6 +59,7 @@ pub struct Message {
 pub enum Endpoint {
     Chat,
     Completion,
+    Embeddings,
 }
 
 /// What the answer must be, and thresholds on the figures of the request. Every entry
@@ -75,6 +77,9 @@ pub struct InferenceExpect {
     pub finish_reason: Option<Spanned<String>>,
     pub min_output_tokens: Option<Spanned<u64>>,
     pub max_output_tokens: Option<Spanned<u64>>,
+    /// Embeddings: every vector has exactly this many dimensions (`dimensions = 576`). A
+    /// threshold string (`dimensions = ">= 384"`) is a threshold on the figure instead.
+    pub dimensions: Option<Spanned<u64>>,
     /// Keys that name a figure of the request (`ttft`, `"itl.max"`); validation checks
     /// that the threshold's unit fits it.
     pub thresholds: Vec<(Spanned<String>, Spanned<Threshold>)>,
@@ -82,7 +87,7 @@ pub struct InferenceExpect {
     pub unknown: Vec<Spanned<String>>,
 }
 
-/// The keys of `expect` that are not thresholds.
+/// The keys of `expect` on a generated answer that are not thresholds.
 const ANSWER_KEYS: &[&str] = &[
     "text",
     "text_trimmed",
@@ -94,9 +99,13 @@ const ANSWER_KEYS: &[&str] = &[
     "max_output_tokens",
 ];
 
-/// The figures one inference request produces, each a threshold key; every name is in the
+/// The keys of `expect` on embeddings that are not thresholds (`dimensions` is both: a
+/// number is an expectation on every vector, a threshold string one on the figure).
+const EMBEDDINGS_KEYS: &[&str] = &["dimensions"];
+
+/// The figures one generation request produces, each a threshold key; every name is in the
 /// metric registry (a test holds the metrics code to this list).
-pub const INFERENCE_FIGURES: &[&str] = &[
+pub const GENERATION_FIGURES: &[&str] = &[
     "ttfb",
     "ttft",
     "latency",
@@ -110,6 +119,16 @@ pub const INFERENCE_FIGURES: &[&str] = &[
     "server_tokens_per_s",
     "prompt_tokens",
     "prompt_tokens_per_s",
+    "load_duration",
+];
+
+/// The figures one embeddings request produces, each a threshold key; every name is in the
+/// metric registry (a test holds `inference::embed` to this list).
+pub const EMBEDDINGS_FIGURES: &[&str] = &[
+    "latency",
+    "dimensions",
+    "inputs_per_s",
+    "prompt_tokens",
     "load_duration",
 ];
 
@@ -148,7 +167,17 @@ impl<'de> Visitor<'de> for ExpectVisitor {
                 "finish_reason" => expect.finish_reason = Some(map.next_value()?),
                 "min_output_tokens" => expect.min_output_tokens = Some(map.next_value()?),
                 "max_output_tokens" => expect.max_output_tokens = Some(map.next_value()?),
-                figure if INFERENCE_FIGURES.contains(&figure) => {
+                "dimensions" => {
+                    let value: Spanned<Dimensions> = map.next_value()?;
+                    let span = value.span();
+                    match value.into_inner() {
+                        Dimensions::Exact(n) => expect.dimensions = Some(Spanned::new(span, n)),
+                        Dimensions::Threshold(threshold) => {
+                            expect.thresholds.push((key, Spanned::new(span, threshold)));
+                        }
+                    }
+                }
+                figure if is_figure(figure) => {
                     expect.thresholds.push((key, map.next_value()?));
                 }
                 _ => {
@@ -164,22 +193,101 @@ impl<'de> Visitor<'de> for ExpectVisitor {
     }
 }
 
-/// Request fields the harness sets itself; overriding them in `extra` would make the
-/// response something the check does not read (a stream when it expects one body).
-const RESERVED: &[&str] = &["model", "stream", "messages", "prompt", "stream_options"];
+/// `dimensions` in `expect`: a number (every vector has exactly that many) or a threshold
+/// on the figure. Read by hand so that any other value gets a message naming both forms.
+enum Dimensions {
+    Exact(u64),
+    Threshold(Threshold),
+}
 
-impl InferenceCheck {
-    pub fn endpoint(&self) -> Endpoint {
-        match (self.endpoint, &self.messages) {
-            (Some(endpoint), _) => endpoint,
-            (None, Some(_)) => Endpoint::Chat,
-            (None, None) => Endpoint::Completion,
+impl<'de> Deserialize<'de> for Dimensions {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(DimensionsVisitor)
+    }
+}
+
+struct DimensionsVisitor;
+
+impl Visitor<'_> for DimensionsVisitor {
+    type Value = Dimensions;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "a number of dimensions such as 576 (every vector has exactly that many) or a threshold such as \">= 384\"",
+        )
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Dimensions, E> {
+        match u64::try_from(n) {
+            Ok(n) => self.visit_u64(n),
+            Err(_) => Err(no_dimensions(n)),
         }
     }
 
+    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Dimensions, E> {
+        match n {
+            0 => Err(no_dimensions(n)),
+            n => Ok(Dimensions::Exact(n)),
+        }
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Dimensions, E> {
+        super::threshold::parse_threshold(text)
+            .map(Dimensions::Threshold)
+            .map_err(E::custom)
+    }
+}
+
+fn no_dimensions<E: serde::de::Error>(n: impl fmt::Display) -> E {
+    E::custom(format!(
+        "dimensions = {n}: a vector has at least one dimension"
+    ))
+}
+
+fn is_figure(name: &str) -> bool {
+    GENERATION_FIGURES.contains(&name) || EMBEDDINGS_FIGURES.contains(&name)
+}
+
+/// Request fields the harness sets itself; overriding them in `extra` would make the
+/// response something the check does not read (a stream when it expects one body, vectors
+/// in base64 when it reads numbers).
+const RESERVED: &[&str] = &["model", "stream", "messages", "prompt", "stream_options"];
+/// The same for an embeddings request.
+const RESERVED_EMBEDDINGS: &[&str] = &["model", "input", "encoding_format"];
+
+/// The stream mode of a generation that does not say.
+const STREAM_DEFAULT: &[bool] = &[true];
+
+impl InferenceCheck {
+    pub fn endpoint(&self) -> Endpoint {
+        match (&self.endpoint, &self.input, &self.messages) {
+            (Some(endpoint), _, _) => *endpoint.get_ref(),
+            (None, Some(_), _) => Endpoint::Embeddings,
+            (None, None, Some(_)) => Endpoint::Chat,
+            (None, None, None) => Endpoint::Completion,
+        }
+    }
+
+    /// The texts to embed; empty for a generation.
+    pub fn inputs(&self) -> &[String] {
+        self.input
+            .as_ref()
+            .map_or(&[], |input| input.get_ref().as_slice())
+    }
+
+    fn stream_modes(&self) -> &[bool] {
+        self.stream
+            .as_ref()
+            .map_or(STREAM_DEFAULT, |modes| modes.get_ref().as_slice())
+    }
+
     /// The variants this check runs as: `(suffix, stream)`; no suffix for a single mode.
+    /// Embeddings come in one body: one variant, not streamed.
     pub fn variants(&self) -> Vec<(Option<&'static str>, bool)> {
-        match self.stream.as_slice() {
+        if self.endpoint() == Endpoint::Embeddings {
+            return vec![(None, false)];
+        }
+        match self.stream_modes() {
             [single] => vec![(None, *single)],
             many => many
                 .iter()
@@ -192,63 +300,144 @@ impl InferenceCheck {
     /// value inside the check (`None`: the check as a whole).
     pub fn validate(&self) -> Vec<(String, Option<Range<usize>>)> {
         let name = self.name.get_ref();
-        let problem = |message: String, at: Range<usize>| {
-            (format!("inference check \"{name}\": {message}"), Some(at))
-        };
         let mut problems = Vec::new();
         if let Err(message) = self.validate_shape() {
             problems.push((message, None));
         }
-        for key in &self.expect.unknown {
-            problems.push(problem(unknown_key(key.get_ref()), key.span()));
+        let mut problem = |message: String, at: Range<usize>| {
+            problems.push((format!("inference check \"{name}\": {message}"), Some(at)));
+        };
+        let embeddings = self.endpoint() == Endpoint::Embeddings;
+        for (message, at) in self.validate_input() {
+            problem(message, at);
         }
-        let modes = self.stream.as_slice();
+        for key in &self.expect.unknown {
+            problem(unknown_key(key.get_ref(), embeddings), key.span());
+        }
+        let modes = self.stream_modes();
         for (figure, threshold) in &self.expect.thresholds {
             let at = figure.span();
             let figure = figure.get_ref().as_str();
             let unit = unit_of(figure).expect("every inference figure is a registered metric");
             if let Err(e) = threshold.get_ref().check_fits(figure, unit) {
-                problems.push(problem(e, threshold.span()));
+                problem(e, threshold.span());
             }
-            if STREAM_ONLY.contains(&figure) && modes.contains(&false) {
-                problems.push(problem(
+            if embeddings && !EMBEDDINGS_FIGURES.contains(&figure) {
+                problem(
+                    format!(
+                        "{figure} is not measured for embeddings, which generate no text; an embeddings check takes thresholds on {}",
+                        EMBEDDINGS_FIGURES.join(", ")
+                    ),
+                    at,
+                );
+            } else if !embeddings && !GENERATION_FIGURES.contains(&figure) {
+                problem(generation_has_no(figure), at);
+            } else if !embeddings && STREAM_ONLY.contains(&figure) && modes.contains(&false) {
+                problem(
                     format!(
                         "{figure} is only measured when streaming; set stream = true or drop the threshold"
                     ),
                     at,
+                );
+            }
+        }
+        if embeddings {
+            for (key, at) in self.expect.answer_keys() {
+                problem(
+                    format!(
+                        "{key} is about generated text; an embeddings check expects {} and thresholds on {}",
+                        EMBEDDINGS_KEYS.join(", "),
+                        EMBEDDINGS_FIGURES.join(", ")
+                    ),
+                    at,
+                );
+            }
+        } else if let Some(dimensions) = &self.expect.dimensions {
+            problem(generation_has_no("dimensions"), dimensions.span());
+        }
+        problems
+    }
+
+    /// What only an embeddings check, or only a generation, may say; each at its place.
+    fn validate_input(&self) -> Vec<(String, Range<usize>)> {
+        let mut problems = Vec::new();
+        let endpoint = self.endpoint.as_ref().map(|e| (*e.get_ref(), e.span()));
+        match (&self.input, endpoint) {
+            (Some(input), _) if input.get_ref().as_slice().is_empty() => problems.push((
+                "input is an empty list: give at least one text to embed".into(),
+                input.span(),
+            )),
+            (Some(_), Some((Endpoint::Chat | Endpoint::Completion, at))) => problems.push((
+                "input is the text to embed, and this endpoint generates: drop endpoint or set endpoint = \"embeddings\"".into(),
+                at,
+            )),
+            (None, Some((Endpoint::Embeddings, at))) if self.prompt.is_some() || self.messages.is_some() => {
+                problems.push((
+                    "endpoint = \"embeddings\" takes input = \"text\" or input = [\"a\", \"b\"], not prompt or messages".into(),
+                    at,
                 ));
             }
+            _ => {}
+        }
+        if self.endpoint() != Endpoint::Embeddings {
+            return problems;
+        }
+        if let Some(stream) = &self.stream {
+            problems.push((
+                "stream does not apply to embeddings: the vectors come in one body; drop stream"
+                    .into(),
+                stream.span(),
+            ));
+        }
+        if let Some(limit) = &self.first_token_timeout {
+            problems.push((
+                "first_token_timeout does not apply to embeddings: no token is generated; timeout limits the whole request".into(),
+                limit.span(),
+            ));
         }
         problems
     }
 
     fn validate_shape(&self) -> Result<(), String> {
         let name = self.name.get_ref();
-        match (&self.prompt, &self.messages) {
-            (Some(_), Some(_)) => {
+        let given: Vec<&str> = [
+            ("prompt", self.prompt.is_some()),
+            ("messages", self.messages.is_some()),
+            ("input", self.input.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, given)| given.then_some(key))
+        .collect();
+        match given.as_slice() {
+            [] => {
                 return Err(format!(
-                    "inference check \"{name}\" has both prompt and messages: keep one"
+                    "inference check \"{name}\" has no input: add prompt = \"...\" or messages = [...] (a generation), or input = \"...\" (embeddings)"
                 ));
             }
-            (None, None) => {
+            [first, second, ..] => {
                 return Err(format!(
-                    "inference check \"{name}\" has no input: add prompt = \"...\" or messages = [...]"
+                    "inference check \"{name}\" has both {first} and {second}: keep one"
                 ));
             }
-            _ => {}
+            [_] => {}
         }
-        if self.messages.is_some() && self.endpoint == Some(Endpoint::Completion) {
+        if self.messages.is_some() && self.endpoint() == Endpoint::Completion {
             return Err(format!(
                 "inference check \"{name}\": messages need endpoint = \"chat\""
             ));
         }
-        let modes = self.stream.as_slice();
+        let modes = self.stream_modes();
         if modes.is_empty() || (modes.len() == 2 && modes[0] == modes[1]) || modes.len() > 2 {
             return Err(format!(
                 "inference check \"{name}\": stream is true, false or [true, false]"
             ));
         }
-        if let Some(key) = RESERVED.iter().find(|key| self.extra.contains_key(**key)) {
+        let reserved = if self.endpoint() == Endpoint::Embeddings {
+            RESERVED_EMBEDDINGS
+        } else {
+            RESERVED
+        };
+        if let Some(key) = reserved.iter().find(|key| self.extra.contains_key(**key)) {
             return Err(format!(
                 "inference check \"{name}\": extra sets \"{key}\", which the check sets itself; use the check's own field instead"
             ));
@@ -257,10 +446,51 @@ impl InferenceCheck {
     }
 }
 
-/// Why a key of `expect` is neither an answer key nor a figure, with the nearest of both.
-/// A statistic of a metric (`ttft.p95`) is a figure of kinds that repeat a request; one
-/// inference request has the metric itself.
-fn unknown_key(key: &str) -> String {
+impl InferenceExpect {
+    /// The expectations on a generated answer that are given, each with its place.
+    fn answer_keys(&self) -> Vec<(&'static str, Range<usize>)> {
+        [
+            ("text", self.text.as_ref().map(Spanned::span)),
+            (
+                "text_trimmed",
+                self.text_trimmed.as_ref().map(Spanned::span),
+            ),
+            (
+                "text_contains",
+                self.text_contains.as_ref().map(Spanned::span),
+            ),
+            ("text_regex", self.text_regex.as_ref().map(Spanned::span)),
+            ("json_schema", self.json_schema.as_ref().map(Spanned::span)),
+            (
+                "finish_reason",
+                self.finish_reason.as_ref().map(Spanned::span),
+            ),
+            (
+                "min_output_tokens",
+                self.min_output_tokens.as_ref().map(Spanned::span),
+            ),
+            (
+                "max_output_tokens",
+                self.max_output_tokens.as_ref().map(Spanned::span),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(key, at)| Some((key, at?)))
+        .collect()
+    }
+}
+
+fn generation_has_no(key: &str) -> String {
+    format!(
+        "{key} is measured only for embeddings (input = ...); a generation takes thresholds on {}",
+        GENERATION_FIGURES.join(", ")
+    )
+}
+
+/// Why a key of `expect` is neither an answer key nor a figure, with the nearest of those
+/// the check takes. A statistic of a metric (`ttft.p95`) is a figure of kinds that repeat a
+/// request; one inference request has the metric itself.
+fn unknown_key(key: &str, embeddings: bool) -> String {
     if key.contains('.') {
         match crate::metric::resolve(key) {
             Ok(figure) => {
@@ -275,12 +505,13 @@ fn unknown_key(key: &str) -> String {
             Err(_) => {}
         }
     }
-    let known: Vec<&str> = ANSWER_KEYS
-        .iter()
-        .chain(INFERENCE_FIGURES)
-        .copied()
-        .collect();
-    let dotted: Vec<String> = INFERENCE_FIGURES
+    let (answer_keys, figures) = if embeddings {
+        (EMBEDDINGS_KEYS, EMBEDDINGS_FIGURES)
+    } else {
+        (ANSWER_KEYS, GENERATION_FIGURES)
+    };
+    let known: Vec<&str> = answer_keys.iter().chain(figures).copied().collect();
+    let dotted: Vec<String> = figures
         .iter()
         .filter(|figure| {
             figure
@@ -300,7 +531,7 @@ fn unknown_key(key: &str) -> String {
     };
     format!(
         "unknown key `{key}` in expect{hint} (answer keys: {}; figures: {})",
-        ANSWER_KEYS.join(", "),
-        INFERENCE_FIGURES.join(", ")
+        answer_keys.join(", "),
+        figures.join(", ")
     )
 }

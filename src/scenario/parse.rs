@@ -428,6 +428,197 @@ mod tests {
         assert!(err.message.contains(message), "{err}");
     }
 
+    const EMBED: &str = "[[inference]]\nname = \"e\"\nmodel = \"m\"\ninput = [\"a\", \"b\"]\n";
+
+    #[test]
+    fn parses_an_embeddings_check() {
+        let text = format!(
+            "{HEAD}{EMBED}expect = {{ dimensions = 576, latency = \"< 1s\", inputs_per_s = \"> 10/s\", prompt_tokens = \"> 1\", load_duration = \"< 1s\" }}\n"
+        );
+        let doc = parse_scenario(&text, &vars).unwrap();
+        let check = doc.inference[0].get_ref();
+        assert_eq!(check.endpoint(), crate::scenario::Endpoint::Embeddings);
+        assert_eq!(check.inputs(), ["a", "b"]);
+        assert_eq!(check.variants(), vec![(None, false)]);
+        assert_eq!(
+            check.expect.dimensions.as_ref().map(|d| *d.get_ref()),
+            Some(576)
+        );
+        assert_eq!(check.expect.thresholds.len(), 4);
+        let threshold = format!("{HEAD}{EMBED}expect = {{ dimensions = \">= 384\" }}\n");
+        let doc = parse_scenario(&threshold, &vars).unwrap();
+        let expect = &doc.inference[0].get_ref().expect;
+        assert_eq!(expect.dimensions, None);
+        assert_eq!(expect.thresholds[0].0.get_ref(), "dimensions");
+    }
+
+    /// Each bad combination of an embeddings check, and each embeddings key on a
+    /// generation, is a load error where it is written.
+    #[rstest]
+    #[case::stream(
+        EMBED,
+        "stream = false\n",
+        7,
+        10,
+        "stream does not apply to embeddings"
+    )]
+    #[case::both_streams(
+        EMBED,
+        "stream = [true, false]\n",
+        7,
+        10,
+        "stream does not apply to embeddings"
+    )]
+    #[case::first_token(
+        EMBED,
+        "first_token_timeout = \"1s\"\n",
+        7,
+        23,
+        "first_token_timeout does not apply to embeddings"
+    )]
+    #[case::ttft(
+        EMBED,
+        "expect = { ttft = \"< 1s\" }\n",
+        7,
+        12,
+        "ttft is not measured for embeddings, which generate no text; an embeddings check takes thresholds on latency, dimensions, inputs_per_s, prompt_tokens, load_duration"
+    )]
+    #[case::itl(
+        EMBED,
+        "expect = { \"itl.max\" = \"< 1s\" }\n",
+        7,
+        12,
+        "itl.max is not measured for embeddings"
+    )]
+    #[case::output_tokens(
+        EMBED,
+        "expect = { output_tokens = \"== 3\" }\n",
+        7,
+        12,
+        "output_tokens is not measured for embeddings"
+    )]
+    #[case::text(
+        EMBED,
+        "expect = { text = \"x\" }\n",
+        7,
+        19,
+        "text is about generated text; an embeddings check expects dimensions"
+    )]
+    #[case::schema(
+        EMBED,
+        "expect = { json_schema = { type = \"object\" } }\n",
+        7,
+        26,
+        "json_schema is about generated text"
+    )]
+    #[case::chat(
+        EMBED,
+        "endpoint = \"chat\"\n",
+        7,
+        12,
+        "input is the text to embed, and this endpoint generates"
+    )]
+    #[case::with_a_prompt(EMBED, "prompt = \"p\"\n", 3, 1, "has both prompt and input: keep one")]
+    #[case::base64(
+        EMBED,
+        "extra = { encoding_format = \"base64\" }\n",
+        3,
+        1,
+        "extra sets \"encoding_format\", which the check sets itself"
+    )]
+    #[case::zero_dimensions(
+        EMBED,
+        "expect = { dimensions = 0 }\n",
+        7,
+        25,
+        "a vector has at least one dimension"
+    )]
+    #[case::negative_dimensions(
+        EMBED,
+        "expect = { dimensions = -1 }\n",
+        7,
+        25,
+        "dimensions = -1: a vector has at least one dimension"
+    )]
+    #[case::fraction_of_dimensions(
+        EMBED,
+        "expect = { dimensions = 1.5 }\n",
+        7,
+        25,
+        "a number of dimensions such as 576"
+    )]
+    #[case::bare_string_dimensions(
+        EMBED,
+        "expect = { dimensions = \"576\" }\n",
+        7,
+        25,
+        "missing comparison"
+    )]
+    #[case::duration_dimensions(
+        EMBED,
+        "expect = { dimensions = \"< 2s\" }\n",
+        7,
+        25,
+        "does not fit dimensions"
+    )]
+    #[case::typo(
+        EMBED,
+        "expect = { dimesions = 576 }\n",
+        7,
+        12,
+        "did you mean `dimensions`? (answer keys: dimensions; figures: latency, dimensions, inputs_per_s, prompt_tokens, load_duration)"
+    )]
+    #[case::dimensions(
+        HX,
+        "expect = { dimensions = 576 }\n",
+        7,
+        25,
+        "dimensions is measured only for embeddings (input = ...)"
+    )]
+    #[case::dimensions_threshold(
+        HX,
+        "expect = { dimensions = \">= 3\" }\n",
+        7,
+        12,
+        "dimensions is measured only for embeddings"
+    )]
+    #[case::inputs_per_s(
+        HX,
+        "expect = { inputs_per_s = \"> 1\" }\n",
+        7,
+        12,
+        "inputs_per_s is measured only for embeddings"
+    )]
+    #[case::endpoint(
+        HX,
+        "endpoint = \"embeddings\"\n",
+        7,
+        12,
+        "endpoint = \"embeddings\" takes input = \"text\" or input = [\"a\", \"b\"], not prompt or messages"
+    )]
+    #[case::input_beside_a_prompt(HX, "input = [\"a\"]\n", 3, 1, "has both prompt and input")]
+    #[case::empty_input(
+        "[[inference]]\nname = \"e\"\nmodel = \"m\"\n",
+        "input = []\n",
+        6,
+        9,
+        "input is an empty list: give at least one text to embed"
+    )]
+    fn rejects_bad_embeddings_checks(
+        #[case] check: &str,
+        #[case] tail: &str,
+        #[case] line: usize,
+        #[case] col: usize,
+        #[case] message: &str,
+    ) {
+        let errors = parse_scenario(&format!("{HEAD}{check}{tail}"), &vars)
+            .unwrap_err()
+            .0;
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!((errors[0].line, errors[0].col), (line, col), "{errors:?}");
+        assert!(errors[0].message.contains(message), "{errors:?}");
+    }
+
     #[test]
     fn every_metric_threshold_is_known_with_its_unit() {
         let text = format!(

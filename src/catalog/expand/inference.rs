@@ -1,5 +1,6 @@
 //! An `[[inference]]` check becomes one case per stream mode (`::stream`, `::no_stream`
-//! when both are asked for), each with its request body built for the target's API.
+//! when both are asked for; an embeddings check, never streamed, one case), each with its
+//! request body built for the target's API.
 
 use std::sync::Arc;
 
@@ -28,7 +29,10 @@ pub fn expand(
     let total = check.timeout.map_or(scope.target.timeout, |t| t.0);
     let limits = Limits {
         total,
-        first_token: check.first_token_timeout.map_or(total, |t| t.0),
+        first_token: check
+            .first_token_timeout
+            .as_ref()
+            .map_or(total, |t| t.get_ref().0),
     };
     let name = check.name.get_ref();
     let mut cases = Vec::new();
@@ -55,6 +59,7 @@ pub fn expand(
 mod tests {
     use super::super::tests::{expand_text, names};
     use crate::catalog::case::{CaseBody, Schedule, Spec};
+    use crate::inference::request::InferenceRequest;
     use rstest::rstest;
     use std::time::Duration;
 
@@ -96,7 +101,7 @@ mod tests {
         assert_eq!(names(&expanded), expected);
         let streams: Vec<bool> = specs(&format!("prompt = \"p\"\n{stream}\n"))
             .iter()
-            .map(|s| s.request.stream)
+            .map(|s| matches!(&s.request, InferenceRequest::Generation(r) if r.stream))
             .collect();
         assert_eq!(streams, modes);
         for case in &expanded.cases {
@@ -129,10 +134,15 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_request_goes_to_the_endpoint_of_the_api() {
-        let spec = &specs("messages = [{ role = \"user\", content = \"hi\" }]\n")[0];
-        assert_eq!(spec.request.path, "/v1/chat/completions");
-        assert_eq!(spec.request.body["messages"][0]["content"], "hi");
+    #[rstest]
+    #[case(
+        "messages = [{ role = \"user\", content = \"hi\" }]\n",
+        "/v1/chat/completions"
+    )]
+    #[case("input = [\"a\", \"b\"]\n", "/v1/embeddings")]
+    fn the_request_goes_to_the_endpoint_of_the_api(#[case] input: &str, #[case] path: &str) {
+        let specs = specs(input);
+        assert_eq!(specs.len(), 1, "one case");
+        assert_eq!(specs[0].request.path(), path);
     }
 }
