@@ -41,6 +41,8 @@ fn every_shipped_scenario_loads_and_the_promised_cases_exist() {
         "inference::local-llm::hx_ok::stream",
         "inference::local-llm::hx_ok::no_stream",
         "inference::local-llm::generate",
+        "smoke::local-embeddings::health",
+        "inference::local-embeddings::embed",
         "smoke::ollama::root",
         "smoke::ollama::version",
         "smoke::ollama::tags",
