@@ -11,7 +11,7 @@ use crate::inference::client::Limits;
 use crate::inference::request::InferenceRequest;
 use crate::kind::Kind;
 use crate::scenario::diagnostic::SourceFile;
-use crate::scenario::{InferenceCheck, SmokeCheck};
+use crate::scenario::{InferenceCheck, Size, SmokeCheck};
 use crate::target::Target;
 
 pub struct Case {
@@ -53,11 +53,12 @@ pub enum Schedule {
     MeasuresTarget,
 }
 
-/// A smoke check compiled for running: request built, schema compiled, timeout settled.
+/// A smoke check compiled for running: request built, schema compiled, limits settled.
 pub struct SmokeSpec {
     pub check: SmokeCheck,
     pub request: HttpRequest,
     pub timeout: Duration,
+    pub max_body: Size,
     pub schema: Option<jsonschema::Validator>,
 }
 

@@ -3,7 +3,12 @@
 use std::error::Error as _;
 use std::time::Duration;
 
+use crate::scenario::Size;
 use crate::text::format_duration;
+
+/// What every message about an answer over `max_body` advises.
+pub const RAISE_MAX_BODY: &str =
+    "raise max_body in [target] or in the check if the answer is really that large";
 
 /// Infrastructure errors: the check could not be judged, as opposed to a threshold miss.
 #[derive(Debug, thiserror::Error)]
@@ -20,11 +25,31 @@ pub enum RequestError {
         after: Duration,
         detail: String,
     },
-    #[error("{url} did not answer within {} ({stage}); raise timeout or check the server's load", format_duration(*.after))]
-    Timeout {
+    #[error("{url} did not answer within {}; raise timeout or check the server's load", format_duration(*.after))]
+    Timeout { url: String, after: Duration },
+    /// Said apart from [`RequestError::Timeout`]: a server that sends and sends has
+    /// answered, and the bytes that came show whether it is slow or endless.
+    #[error("{url} did not finish its response within {} ({arrived} bytes of its body arrived); raise timeout or check the server's load", format_duration(*.after))]
+    BodyTimeout {
         url: String,
         after: Duration,
-        stage: &'static str,
+        arrived: u64,
+    },
+    #[error("response body from {url} exceeded max_body {limit} ({arrived} bytes arrived in {}); {}", format_duration(*.after), RAISE_MAX_BODY)]
+    BodyTooLarge {
+        url: String,
+        limit: Size,
+        arrived: u64,
+        after: Duration,
+    },
+    #[error(
+        "{url} announced a response body of {length} bytes (content-length), more than max_body {limit}; {}",
+        RAISE_MAX_BODY
+    )]
+    AnnouncedTooLarge {
+        url: String,
+        limit: Size,
+        length: u64,
     },
     #[error(
         "{url} reset the connection before answering (did the server crash or drop the request? check its log): {detail}"

@@ -2,9 +2,11 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
+use tokio::time::timeout_at;
 
 use super::RequestError;
+use super::body::{announced_length, read_body};
+use crate::scenario::Size;
 use crate::target::Target;
 
 /// A request ready to send: method, path, query, headers and body.
@@ -39,11 +41,12 @@ pub struct Timed {
     pub ttfb: Duration,
 }
 
-/// Sends one request and reads the whole body, all within `timeout`.
+/// Sends one request and reads the whole body, all within `timeout` and `max_body`.
 pub async fn send(
     target: &Target,
     request: &HttpRequest,
     timeout: Duration,
+    max_body: Size,
 ) -> Result<Timed, RequestError> {
     let url = target.url(&request.path);
     let client = target.client().map_err(|e| RequestError::Other {
@@ -61,40 +64,45 @@ pub async fn send(
         Body::Json(json) => builder.json(json),
         Body::Text(text) => builder.body(text.clone()),
     };
-    let exchange = async {
-        let (started, response) = send_once_more_if_stale(builder).await;
-        let response =
-            response.map_err(|e| RequestError::classify(&url, &e, target.connect_timeout))?;
-        let status = response.status().as_u16();
-        let mut body = Vec::new();
-        let mut ttfb = None;
-        let mut stream = response.bytes_stream();
-        while let Some(piece) = stream.next().await {
-            let piece =
-                piece.map_err(|e| RequestError::classify(&url, &e, target.connect_timeout))?;
-            if ttfb.is_none() && !piece.is_empty() {
-                ttfb = Some(started.elapsed());
-            }
-            body.extend_from_slice(&piece);
+    let deadline = tokio::time::Instant::now() + timeout;
+    let (started, response) = match timeout_at(deadline, send_once_more_if_stale(builder)).await {
+        Err(_) => {
+            return Err(RequestError::Timeout {
+                url,
+                after: timeout,
+            });
         }
-        let latency = started.elapsed();
-        Ok(Timed {
-            response: Response {
-                status,
-                body,
-                latency,
-            },
-            ttfb: ttfb.unwrap_or(latency),
-        })
+        Ok((started, response)) => (
+            started,
+            response.map_err(|e| RequestError::classify(&url, &e, target.connect_timeout))?,
+        ),
     };
-    match tokio::time::timeout(timeout, exchange).await {
-        Ok(result) => result,
-        Err(_) => Err(RequestError::Timeout {
-            url,
-            after: timeout,
-            stage: "waiting for the whole response",
-        }),
-    }
+    let status = response.status().as_u16();
+    let mut body = Vec::with_capacity(announced_length(&response, &url, max_body)?);
+    let ttfb = match timeout_at(
+        deadline,
+        read_body(response, &url, max_body, started, &mut body),
+    )
+    .await
+    {
+        Err(_) => {
+            return Err(RequestError::BodyTimeout {
+                url,
+                after: timeout,
+                arrived: body.len() as u64,
+            });
+        }
+        Ok(ttfb) => ttfb?,
+    };
+    let latency = started.elapsed();
+    Ok(Timed {
+        response: Response {
+            status,
+            body,
+            latency,
+        },
+        ttfb: ttfb.unwrap_or(latency),
+    })
 }
 
 /// A connection the server had closed before our request arrived fails at once; one that

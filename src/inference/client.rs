@@ -13,8 +13,11 @@ use super::decode::{Decoder, Event, Reader};
 use super::metrics::{InferenceMetrics, Timeline, compute};
 use super::request::GenerationRequest;
 use crate::client::RequestError;
+use crate::client::body::{announced_length, read_body};
+use crate::client::error::RAISE_MAX_BODY;
 use crate::client::http::send_once_more_if_stale;
-use crate::scenario::Api;
+use crate::scenario::{Api, Size};
+use crate::stream::TooLong;
 use crate::target::Target;
 use crate::text::{excerpt, format_duration};
 
@@ -87,13 +90,34 @@ pub enum GenerationError {
         message: String,
         progress: Progress,
     },
+    #[error("response from {url} exceeded max_body {limit} in {} ({progress}); {}", format_duration(*.after), RAISE_MAX_BODY)]
+    TooLarge {
+        url: String,
+        limit: Size,
+        after: Duration,
+        progress: Progress,
+    },
+    #[error(
+        "a stream {} from {url} exceeded max_line {limit} before it ended ({progress}); raise max_line in [target] or in the check if the server's lines are really that long",
+        .what.noun()
+    )]
+    LineTooLong {
+        url: String,
+        what: TooLong,
+        limit: Size,
+        progress: Progress,
+    },
 }
 
-/// Limits for one request: the whole exchange, and the first generated token.
+/// Limits for one request: the whole exchange, the first generated token, every byte of
+/// the response (`max_body`, streamed or not: a stream that never ends is bounded in bytes
+/// as well as in time), and the longest line or SSE event of a stream.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub total: Duration,
     pub first_token: Duration,
+    pub max_body: Size,
+    pub max_line: Size,
 }
 
 /// Accumulates a response as events arrive.
@@ -147,6 +171,15 @@ impl Collector {
             url,
             progress: self.progress,
             detail,
+        }
+    }
+
+    fn too_long(self, url: String, what: TooLong, limit: Size) -> GenerationError {
+        GenerationError::LineTooLong {
+            url,
+            what,
+            limit,
+            progress: self.progress,
         }
     }
 }
@@ -211,24 +244,30 @@ pub async fn generate(
     let first_deadline = tokio::time::Instant::from_std(sent + first_token_limit);
     let status = response.status();
     if !status.is_success() {
-        let text = match timeout_at(deadline, response.bytes()).await {
-            Ok(Ok(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
-            _ => String::new(),
-        };
+        // The message is in the start of the body: what arrived within the timeout and
+        // max_body is quoted, whether or not the rest came.
+        let mut body = Vec::new();
+        let _ = timeout_at(
+            deadline,
+            read_body(response, &url, limits.max_body, sent, &mut body),
+        )
+        .await;
         return Err(GenerationError::Http {
             url,
             status: status.as_u16(),
-            message: error_message(&text),
+            message: error_message(&String::from_utf8_lossy(&body)),
         });
     }
     let read: Reader = match target.api {
         Api::Ollama => chunk::from_ollama,
         _ => chunk::from_openai,
     };
+    let announced = announced_length(&response, &url, limits.max_body)?;
+    let (max_body, max_line) = (limits.max_body.as_usize(), limits.max_line.as_usize());
     let mut decoder = match (request.stream, target.api) {
-        (false, _) => Decoder::whole(read),
-        (true, Api::Ollama) => Decoder::ndjson(read),
-        (true, _) => Decoder::sse(read),
+        (false, _) => Decoder::whole(read, announced, max_body),
+        (true, Api::Ollama) => Decoder::ndjson(read, max_line),
+        (true, _) => Decoder::sse(read, max_line),
     };
     let mut body = response.bytes_stream();
     let mut events = Vec::new();
@@ -251,7 +290,15 @@ pub async fn generate(
             collector.timeline.first_byte_s = Some(at);
         }
         collector.progress.bytes += piece.len();
-        decoder.feed(&piece, &mut events);
+        if collector.progress.bytes > max_body {
+            return Err(GenerationError::TooLarge {
+                url,
+                limit: limits.max_body,
+                after: sent.elapsed(),
+                progress: collector.progress,
+            });
+        }
+        let fed = decoder.feed(&piece, &mut events);
         for event in events.drain(..) {
             if collector.done {
                 // Whatever follows the final object is not part of the answer.
@@ -259,11 +306,14 @@ pub async fn generate(
             }
             collector.accept(event, at, &url)?;
         }
+        if let (Err(e), false) = (fed, collector.done) {
+            return Err(collector.too_long(url, e, limits.max_line));
+        }
     }
     if !collector.done {
         // End of body: a non-streamed body is parsed now; a stream may hold one last event
         // without its terminator. Anything unparsable here is a cut, not a malformed event.
-        decoder.finish(&mut events);
+        let finished = decoder.finish(&mut events);
         let at = since_start();
         for event in events.drain(..) {
             if let (Event::Malformed(detail), true) = (&event, request.stream) {
@@ -271,6 +321,9 @@ pub async fn generate(
                 return Err(collector.cut(url, Some(detail)));
             }
             collector.accept(event, at, &url)?;
+        }
+        if let (Err(e), false) = (finished, collector.done) {
+            return Err(collector.too_long(url, e, limits.max_line));
         }
         if !request.stream {
             collector.done = true;

@@ -5,6 +5,8 @@
 use serde_json::Value;
 
 use super::chunk::{self, Chunk};
+use crate::client::body::reserve_within;
+use crate::stream::TooLong;
 use crate::stream::ndjson::{NdjsonError, NdjsonParser};
 use crate::stream::sse::{SseEvent, SseParser};
 use crate::text::excerpt;
@@ -22,56 +24,74 @@ pub enum Event {
     Malformed(String),
 }
 
+/// The framing of one response, each bounded: a stream by its parser's longest line, a
+/// whole body by the caller, who counts every byte against `max_body` before feeding it.
 pub enum Decoder {
     Sse(SseParser, Vec<SseEvent>, Reader),
     Ndjson(NdjsonParser<Chunk>, Vec<Result<Chunk, NdjsonError>>),
-    Whole(Vec<u8>, Reader),
+    /// The body so far, the reader, and the most it will hold (`max_body`).
+    Whole(Vec<u8>, Reader, usize),
 }
 
 impl Decoder {
-    pub fn sse(read: Reader) -> Decoder {
-        Decoder::Sse(SseParser::new(), Vec::new(), read)
+    pub fn sse(read: Reader, max_line: usize) -> Decoder {
+        Decoder::Sse(SseParser::new(max_line), Vec::new(), read)
     }
 
-    pub fn ndjson(read: Reader) -> Decoder {
-        Decoder::Ndjson(NdjsonParser::new(read), Vec::new())
+    pub fn ndjson(read: Reader, max_line: usize) -> Decoder {
+        Decoder::Ndjson(NdjsonParser::new(read, max_line), Vec::new())
     }
 
-    pub fn whole(read: Reader) -> Decoder {
-        Decoder::Whole(Vec::new(), read)
+    /// A body read whole, with room for `announced` bytes from the start (see
+    /// [`announced_length`](crate::client::body::announced_length)).
+    pub fn whole(read: Reader, announced: usize, max_body: usize) -> Decoder {
+        Decoder::Whole(Vec::with_capacity(announced), read, max_body)
     }
 
-    pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<Event>) {
+    /// Takes the next piece; the events it completed are in `out` even when a line or
+    /// event over its limit ends the stream.
+    pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<Event>) -> Result<(), TooLong> {
         match self {
             Decoder::Sse(parser, events, read) => {
-                parser.feed(bytes, events);
+                let fed = parser.feed(bytes, events);
                 out.extend(events.drain(..).map(|event| sse_event(event, *read)));
+                fed
             }
             Decoder::Ndjson(parser, lines) => {
-                parser.feed(bytes, lines);
+                let fed = parser.feed(bytes, lines);
                 out.extend(lines.drain(..).map(ndjson_line));
+                fed
             }
-            Decoder::Whole(body, _) => body.extend_from_slice(bytes),
+            Decoder::Whole(body, _, max_body) => {
+                reserve_within(body, bytes.len(), *max_body);
+                body.extend_from_slice(bytes);
+                Ok(())
+            }
         }
     }
 
-    pub fn finish(&mut self, out: &mut Vec<Event>) {
+    pub fn finish(&mut self, out: &mut Vec<Event>) -> Result<(), TooLong> {
         match self {
             Decoder::Sse(parser, events, read) => {
-                parser.finish(events);
+                let finished = parser.finish(events);
                 out.extend(events.drain(..).map(|event| sse_event(event, *read)));
+                finished
             }
             Decoder::Ndjson(parser, lines) => {
                 parser.finish(lines);
                 out.extend(lines.drain(..).map(ndjson_line));
+                Ok(())
             }
-            Decoder::Whole(body, read) => out.push(match read(body) {
-                Ok(chunk) => Event::Chunk(chunk),
-                Err(e) => Event::Malformed(format!(
-                    "response body is not JSON ({e}): {:?}",
-                    excerpt(&String::from_utf8_lossy(body), 200)
-                )),
-            }),
+            Decoder::Whole(body, read, _) => {
+                out.push(match read(body) {
+                    Ok(chunk) => Event::Chunk(chunk),
+                    Err(e) => Event::Malformed(format!(
+                        "response body is not JSON ({e}): {:?}",
+                        excerpt(&String::from_utf8_lossy(body), 200)
+                    )),
+                });
+                Ok(())
+            }
         }
     }
 }

@@ -16,7 +16,7 @@ use super::client::{GenerationError, error_message};
 use super::rate::per_second;
 use super::request::EmbeddingsRequest;
 use crate::client::http::{Body, HttpRequest, send};
-use crate::scenario::Api;
+use crate::scenario::{Api, Size};
 use crate::target::Target;
 use crate::text::excerpt;
 
@@ -79,11 +79,12 @@ pub struct Embedded {
     pub latency: Duration,
 }
 
-/// Sends the request and reads the whole body, all within `timeout`.
+/// Sends the request and reads the whole body, all within `timeout` and `max_body`.
 pub async fn embed(
     target: &Target,
     request: &EmbeddingsRequest,
     timeout: Duration,
+    max_body: Size,
 ) -> Result<Embedded, EmbeddingsError> {
     let http = HttpRequest {
         method: reqwest::Method::POST,
@@ -92,7 +93,7 @@ pub async fn embed(
         headers: Default::default(),
         body: Body::Json(request.body.clone()),
     };
-    let timed = send(target, &http, timeout)
+    let timed = send(target, &http, timeout, max_body)
         .await
         .map_err(GenerationError::Request)?;
     let response = timed.response;

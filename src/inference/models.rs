@@ -23,7 +23,7 @@ pub async fn list_models(target: &Target) -> Result<Option<Vec<String>>, String>
         body: Body::Empty,
     };
     let url = target.url(path);
-    let timed = send(target, &request, target.timeout)
+    let timed = send(target, &request, target.timeout, target.max_body)
         .await
         .map_err(|e| format!("cannot list models: {e}"))?;
     let response = timed.response;

@@ -96,7 +96,7 @@ async fn run_embeddings(
     spec: &InferenceSpec,
     request: &EmbeddingsRequest,
 ) -> Outcome {
-    let embedded = match embed(target, request, spec.limits.total).await {
+    let embedded = match embed(target, request, spec.limits.total, spec.limits.max_body).await {
         Ok(embedded) => embedded,
         Err(e) => return Outcome::error(ErrorCause::Request, e.to_string()),
     };

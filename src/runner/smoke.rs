@@ -11,7 +11,7 @@ use super::outcome::{ErrorCause, Outcome};
 
 pub async fn run(context: &RunContext<'_>, target: &Target, spec: &SmokeSpec) -> Outcome {
     let url = target.url(&spec.request.path);
-    let timed = match send(target, &spec.request, spec.timeout).await {
+    let timed = match send(target, &spec.request, spec.timeout, spec.max_body).await {
         Ok(timed) => timed,
         Err(e) => return Outcome::error(ErrorCause::Request, e.to_string()),
     };

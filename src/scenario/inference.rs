@@ -12,7 +12,7 @@ use toml::Spanned;
 use crate::metric::unit_of;
 use crate::text::closest;
 
-use super::{Dur, OneOrMany, Pattern, SchemaSource, Threshold};
+use super::{Dur, OneOrMany, Pattern, SchemaSource, Size, Threshold};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +43,11 @@ pub struct InferenceCheck {
     pub timeout: Option<Dur>,
     /// The first generated token must arrive within this (default: the whole timeout).
     pub first_token_timeout: Option<Spanned<Dur>>,
+    /// The most the response may send, streamed or not (default: the target's `max_body`).
+    pub max_body: Option<Size>,
+    /// The longest line or SSE event of a stream (default: the target's `max_line`). Kept
+    /// with its position: an embeddings check, which reads no stream, refuses it there.
+    pub max_line: Option<Spanned<Size>>,
     #[serde(default)]
     pub expect: InferenceExpect,
 }
@@ -392,6 +397,12 @@ impl InferenceCheck {
         if let Some(limit) = &self.first_token_timeout {
             problems.push((
                 "first_token_timeout does not apply to embeddings: no token is generated; timeout limits the whole request".into(),
+                limit.span(),
+            ));
+        }
+        if let Some(limit) = &self.max_line {
+            problems.push((
+                "max_line does not apply to embeddings: the vectors come in one body, held to max_body".into(),
                 limit.span(),
             ));
         }

@@ -9,6 +9,7 @@ pub mod duration;
 pub mod inference;
 pub mod interpolate;
 pub mod parse;
+pub mod size;
 pub mod smoke;
 pub mod threshold;
 
@@ -21,6 +22,7 @@ use toml::Spanned;
 pub use duration::Dur;
 pub use inference::{Endpoint, InferenceCheck, InferenceExpect, Message};
 pub use parse::{ParseError, ParseErrors, parse_scenario};
+pub use size::Size;
 pub use smoke::{JsonExpect, SmokeCheck, SmokeExpect};
 pub use threshold::Threshold;
 
@@ -57,6 +59,15 @@ pub struct TargetSpec {
     /// Short on purpose: a target that is down should fail in seconds, not hang.
     #[serde(default = "defaults::connect_timeout")]
     pub connect_timeout: Dur,
+    /// The most a response may send, streamed or not, unless a check sets its own: reading
+    /// stops there, so a server that never ends its body cannot take the harness's memory.
+    #[serde(default = "defaults::max_body")]
+    pub max_body: Size,
+    /// The longest line (an NDJSON line, an SSE line or event) a stream may send, unless an
+    /// inference check sets its own: the unfinished tail of a line is kept until its end
+    /// arrives, so without a bound one endless line would be kept whole.
+    #[serde(default = "defaults::max_line")]
+    pub max_line: Size,
     /// Sent with every request. Values are secrets: never written to an artifact or log.
     #[serde(default, deserialize_with = "headers")]
     pub headers: BTreeMap<String, String>,
@@ -192,7 +203,7 @@ pub(crate) fn headers<'de, D: Deserializer<'de>>(
 }
 
 mod defaults {
-    use super::Dur;
+    use super::{Dur, Size};
     use std::time::Duration;
 
     pub fn timeout() -> Dur {
@@ -200,6 +211,18 @@ mod defaults {
     }
     pub fn connect_timeout() -> Dur {
         Dur(Duration::from_secs(3))
+    }
+    /// Fits any real answer with room to spare: the largest model listings are hundreds of
+    /// KB, a long non-streamed generation a few MB, a batch of embeddings tens of MB. Yet
+    /// a check whose server never stops sending holds no more than this, not gigabytes.
+    pub fn max_body() -> Size {
+        Size(256 << 20)
+    }
+    /// A stream line carries one token in well under a KB, but its last object may carry
+    /// much more: Ollama's `context` (every token id of the conversation, about 7 bytes
+    /// each) is some 7MB for a context of a million tokens. 16MiB holds that twice over.
+    pub fn max_line() -> Size {
+        Size(16 << 20)
     }
     pub fn ready_path() -> String {
         "/".into()

@@ -316,6 +316,21 @@ mod tests {
     )]
     #[case::secret_name_with_a_digit_first("secrets = [\"1KEY\"]\n", 3, 12, "write API_KEY")]
     #[case::empty_secret_name("secrets = [\"\"]\n", 3, 12, "write API_KEY")]
+    #[case::size_without_unit("max_body = \"1024\"\n", 3, 12, "has no unit: write \"1024B\"")]
+    #[case::size_as_integer("max_line = 1048576\n", 3, 12, "size 1048576 has no unit")]
+    #[case::size_too_large("max_body = \"8GiB\"\n", 3, 12, "larger than a setting may be")]
+    #[case::zero_size(
+        "[[smoke]]\nname = \"a\"\nget = \"/\"\nmax_body = \"0B\"\n",
+        6,
+        12,
+        "is zero"
+    )]
+    #[case::no_lines_in_a_smoke_body(
+        "[[smoke]]\nname = \"a\"\nget = \"/\"\nmax_line = \"1MiB\"\n",
+        6,
+        1,
+        "unknown field `max_line`"
+    )]
     fn reports_errors_with_position(
         #[case] body: &str,
         #[case] line: usize,
@@ -475,6 +490,13 @@ mod tests {
         7,
         23,
         "first_token_timeout does not apply to embeddings"
+    )]
+    #[case::max_line(
+        EMBED,
+        "max_line = \"1MiB\"\n",
+        7,
+        12,
+        "max_line does not apply to embeddings: the vectors come in one body, held to max_body"
     )]
     #[case::ttft(
         EMBED,

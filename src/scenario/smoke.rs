@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Dur, JsonPointer, OneOrMany, Pattern, SchemaSource};
+use super::{Dur, JsonPointer, OneOrMany, Pattern, SchemaSource, Size};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,6 +30,8 @@ pub struct SmokeCheck {
     /// A text body, sent as is.
     pub body: Option<String>,
     pub timeout: Option<Dur>,
+    /// The most the response body may be (default: the target's `max_body`).
+    pub max_body: Option<Size>,
     #[serde(default)]
     pub expect: SmokeExpect,
 }

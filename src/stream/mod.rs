@@ -10,9 +10,43 @@
 //! or event can be split anywhere, even inside a multi-byte UTF-8 character.
 //! The parsers therefore keep the unfinished tail of a line as raw bytes and
 //! decode text only once the whole line is there.
+//!
+//! What they keep is bounded: a line (or an SSE event) longer than the limit
+//! each parser is built with is an error that ends the stream, found as soon
+//! as the kept tail would outgrow the limit, not when the line ends, which it
+//! may never do.
 
 pub mod ndjson;
 pub mod sse;
+
+/// A line, or an SSE event, longer than the parser may keep. Framing cannot go
+/// on past it without keeping it whole, so it ends the stream; the values
+/// completed before it have been handed out. The caller, who set the limit,
+/// names it in its own message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TooLong {
+    #[error("a line longer than the limit")]
+    Line,
+    /// SSE data lines that add up past the limit without the blank line that
+    /// ends their event.
+    #[error("an event longer than the limit")]
+    Event,
+}
+
+impl TooLong {
+    /// What was too long, in a word: `line` or `event`.
+    pub fn noun(self) -> &'static str {
+        match self {
+            TooLong::Line => "line",
+            TooLong::Event => "event",
+        }
+    }
+
+    /// `Err(self)` when a line or event of `len` bytes is over `limit`.
+    fn check(self, len: usize, limit: usize) -> Result<(), TooLong> {
+        if len > limit { Err(self) } else { Ok(()) }
+    }
+}
 
 /// Cuts test input into pieces the way a network would, so the tests can check
 /// that the parsers do not depend on where the cuts fall.
@@ -34,6 +68,18 @@ pub(crate) mod pieces {
             all.push((format!("seed {seed}"), random(input, seed, 16)));
         }
         all
+    }
+
+    /// Feeds one byte after another to a parser until it refuses one: how many
+    /// went in. With no limit to reach it would not end: for tests of limits.
+    pub(crate) fn fed_until_refused(
+        mut feed: impl FnMut(&[u8]) -> Result<(), super::TooLong>,
+    ) -> usize {
+        let mut fed = 0;
+        while feed(b"x").is_ok() {
+            fed += 1;
+        }
+        fed
     }
 
     /// Pieces of 1 to `max` bytes with lengths from a seeded generator.

@@ -5,6 +5,8 @@
 //! valid JSON is reported and skipped, so one bad line does not hide the rest
 //! of the stream.
 
+use super::TooLong;
+
 /// How much of a bad line an error quotes: enough to recognise it, little
 /// enough to keep a report readable.
 const EXCERPT_CHARS: usize = 120;
@@ -32,27 +34,45 @@ pub struct NdjsonParser<T> {
     /// Lines seen so far, blank ones included, so errors point at the line a
     /// person would count to.
     lines: usize,
+    /// The longest line, in bytes before its newline, and so the most
+    /// `partial` ever holds.
+    max_line: usize,
 }
 
 impl<T> NdjsonParser<T> {
-    pub fn new(read: LineReader<T>) -> Self {
+    pub fn new(read: LineReader<T>, max_line: usize) -> Self {
         Self {
             read,
             partial: Vec::new(),
             lines: 0,
+            max_line,
         }
     }
 
     /// Parses the next piece of the stream, appending a result for each
     /// non-blank line completed by it to `out` straight away, so that arrival
-    /// times stay accurate.
-    pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<Result<T, NdjsonError>>) {
+    /// times stay accurate. A line longer than `max_line` ends the stream
+    /// with an error, the lines before it handed out.
+    pub fn feed(
+        &mut self,
+        bytes: &[u8],
+        out: &mut Vec<Result<T, NdjsonError>>,
+    ) -> Result<(), TooLong> {
         let mut rest = bytes;
         while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+            self.fits(end)?;
             self.end_line(&rest[..end], out);
             rest = &rest[end + 1..];
         }
+        self.fits(rest.len())?;
         self.partial.extend_from_slice(rest);
+        Ok(())
+    }
+
+    /// Whether the line begun in earlier pieces, continued by `more` bytes, is
+    /// within `max_line`.
+    fn fits(&self, more: usize) -> Result<(), TooLong> {
+        TooLong::Line.check(self.partial.len() + more, self.max_line)
     }
 
     /// Ends the stream, parsing a last line that has no newline after it (a
@@ -63,7 +83,7 @@ impl<T> NdjsonParser<T> {
             let line = std::mem::take(&mut self.partial);
             self.line(&line, out);
         }
-        *self = Self::new(self.read);
+        *self = Self::new(self.read, self.max_line);
     }
 
     /// Completes the line begun in earlier pieces with `tail`. A line that
@@ -107,7 +127,11 @@ mod tests {
     use serde_json::{Value, json};
 
     fn value_parser() -> NdjsonParser<Value> {
-        NdjsonParser::new(|line| serde_json::from_slice(line))
+        bounded_parser(1 << 20)
+    }
+
+    fn bounded_parser(max_line: usize) -> NdjsonParser<Value> {
+        NdjsonParser::new(|line| serde_json::from_slice(line), max_line)
     }
 
     /// Results in a comparable form: a value, or the line and excerpt of an
@@ -118,12 +142,32 @@ mod tests {
         let mut parser = value_parser();
         let mut out = Vec::new();
         for piece in pieces {
-            parser.feed(piece, &mut out);
+            parser.feed(piece, &mut out).unwrap();
         }
         parser.finish(&mut out);
+        outcomes(out)
+    }
+
+    fn outcomes(out: Vec<Result<Value, NdjsonError>>) -> Vec<Outcome> {
         out.into_iter()
             .map(|r| r.map_err(|NdjsonError::Malformed { line, excerpt, .. }| (line, excerpt)))
             .collect()
+    }
+
+    /// Feeds pieces until the first error: the values handed out, and the error.
+    fn parse_bounded<'a>(
+        pieces: impl IntoIterator<Item = &'a [u8]>,
+        max_line: usize,
+    ) -> (Vec<Outcome>, Option<TooLong>) {
+        let mut parser = bounded_parser(max_line);
+        let mut out = Vec::new();
+        for piece in pieces {
+            if let Err(e) = parser.feed(piece, &mut out) {
+                return (outcomes(out), Some(e));
+            }
+        }
+        parser.finish(&mut out);
+        (outcomes(out), None)
     }
 
     const OLLAMA: &str = concat!(
@@ -160,10 +204,10 @@ mod tests {
     fn values_are_handed_out_as_soon_as_the_newline_arrives() {
         let mut parser = value_parser();
         let mut out = Vec::new();
-        parser.feed(b"{\"a\":", &mut out);
-        parser.feed(b"1}", &mut out);
+        parser.feed(b"{\"a\":", &mut out).unwrap();
+        parser.feed(b"1}", &mut out).unwrap();
         assert!(out.is_empty());
-        parser.feed(b"\n{", &mut out);
+        parser.feed(b"\n{", &mut out).unwrap();
         assert_eq!(out.len(), 1);
     }
 
@@ -173,9 +217,11 @@ mod tests {
         let euro_at = line.iter().position(|&b| b == 0xE2).unwrap();
         let mut parser = value_parser();
         let mut out = Vec::new();
-        parser.feed(&line[..euro_at + 1], &mut out);
-        parser.feed(&line[euro_at + 1..euro_at + 2], &mut out);
-        parser.feed(&line[euro_at + 2..], &mut out);
+        parser.feed(&line[..euro_at + 1], &mut out).unwrap();
+        parser
+            .feed(&line[euro_at + 1..euro_at + 2], &mut out)
+            .unwrap();
+        parser.feed(&line[euro_at + 2..], &mut out).unwrap();
         assert_eq!(out.pop().unwrap().unwrap(), json!({"response": "\u{20ac}"}));
     }
 
@@ -183,7 +229,7 @@ mod tests {
     fn error_names_line_cause_and_excerpt() {
         let mut parser = value_parser();
         let mut raw = Vec::new();
-        parser.feed(b"{}\n{\"done\": tru}\n", &mut raw);
+        parser.feed(b"{}\n{\"done\": tru}\n", &mut raw).unwrap();
         let message = raw.pop().unwrap().unwrap_err().to_string();
         assert!(
             message.starts_with("line 2: not valid JSON (")
@@ -205,9 +251,9 @@ mod tests {
     fn finish_readies_the_parser_for_a_new_stream() {
         let mut parser = value_parser();
         let mut out = Vec::new();
-        parser.feed(b"{bad", &mut out);
+        parser.feed(b"{bad", &mut out).unwrap();
         parser.finish(&mut out);
-        parser.feed(b"{bad}\n", &mut out);
+        parser.feed(b"{bad}\n", &mut out).unwrap();
         let lines: Vec<usize> = out
             .iter()
             .map(|r| match r {
@@ -216,5 +262,33 @@ mod tests {
             })
             .collect();
         assert_eq!(lines, vec![1, 1]);
+    }
+
+    #[rstest]
+    #[case::at_the_limit("{\"a\":1}\n{\"b\":2}\n", vec![Ok(json!({"a": 1})), Ok(json!({"b": 2}))], None)]
+    #[case::unterminated_at_the_limit("{\"a\":1}", vec![Ok(json!({"a": 1}))], None)]
+    #[case::one_byte_over("{\"a\":1}\n{\"b\":22}\n{}\n", vec![Ok(json!({"a": 1}))], Some(TooLong::Line))]
+    #[case::blank_but_long("{}\n        \n{}\n", vec![Ok(json!({}))], Some(TooLong::Line))]
+    #[case::never_ends("{}\n{\"a\":\"xxxxxxxxxxxxxxxxxxxx", vec![Ok(json!({}))], Some(TooLong::Line))]
+    #[case::crlf_counts("{\"a\":1}\r\n", vec![], Some(TooLong::Line))]
+    fn a_line_over_max_line_ends_the_stream_however_it_is_cut(
+        #[case] input: &str,
+        #[case] before: Vec<Outcome>,
+        #[case] error: Option<TooLong>,
+    ) {
+        for (how, cut) in pieces::cuts(input.as_bytes()) {
+            assert_eq!(parse_bounded(cut, 7), (before.clone(), error), "{how}");
+        }
+    }
+
+    #[test]
+    fn an_endless_line_is_refused_once_it_outgrows_max_line_never_kept_whole() {
+        let mut parser = bounded_parser(1000);
+        let mut out = Vec::new();
+        let fed = pieces::fed_until_refused(|byte| parser.feed(byte, &mut out));
+        assert_eq!((fed, parser.partial.len()), (1000, 1000));
+        let mut parser = bounded_parser(1000);
+        assert!(parser.feed(&[b'x'; 1 << 20], &mut out).is_err());
+        assert!(parser.partial.is_empty(), "a big piece is not copied");
     }
 }

@@ -6,6 +6,8 @@
 
 use std::borrow::Cow;
 
+use super::TooLong;
+
 /// What a UTF-8 byte order mark looks like; the spec drops one at the very
 /// start of the stream.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -20,7 +22,7 @@ pub struct SseEvent {
 }
 
 /// Turns the bytes of an event stream, in pieces of any size, into events.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SseParser {
     /// The start of a line whose end has not arrived yet, kept as bytes so
     /// that a character split between pieces is decoded whole.
@@ -37,23 +39,37 @@ pub struct SseParser {
     /// Whether a `data:` line was seen, since `data:` with an empty value still
     /// makes an event.
     has_data: bool,
+    /// The longest line, and the longest event data (its lines joined): the
+    /// most `partial`, and `data`, ever hold.
+    max_line: usize,
 }
 
 impl SseParser {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(max_line: usize) -> Self {
+        Self {
+            partial: Vec::new(),
+            after_cr: false,
+            started: false,
+            event: None,
+            data: Vec::new(),
+            has_data: false,
+            max_line,
+        }
     }
 
     /// Parses the next piece of the stream, appending each event completed by
-    /// it to `out` straight away, so that arrival times stay accurate.
-    pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<SseEvent>) {
+    /// it to `out` straight away, so that arrival times stay accurate. A line,
+    /// or an event's data, longer than `max_line` ends the stream with an
+    /// error, the events before it handed out.
+    pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<SseEvent>) -> Result<(), TooLong> {
         let mut rest = bytes;
         if self.after_cr && !rest.is_empty() {
             self.after_cr = false;
             rest = rest.strip_prefix(b"\n").unwrap_or(rest);
         }
         while let Some(end) = line_end(rest) {
-            self.end_line(&rest[..end], out);
+            self.fits(end)?;
+            self.end_line(&rest[..end], out)?;
             let mut next = end + 1;
             if rest[end] == b'\r' {
                 match rest.get(next) {
@@ -64,37 +80,50 @@ impl SseParser {
             }
             rest = &rest[next..];
         }
+        self.fits(rest.len())?;
         self.partial.extend_from_slice(rest);
+        Ok(())
     }
 
     /// Ends the stream. Unlike a browser, which drops an event the stream
     /// ended in the middle of, this dispatches it: servers that close the
     /// connection right after their last `data:` line still sent that data.
     /// The parser is then ready for a new stream.
-    pub fn finish(&mut self, out: &mut Vec<SseEvent>) {
-        if !self.partial.is_empty() {
-            let line = std::mem::take(&mut self.partial);
-            self.line(&line, out);
+    pub fn finish(&mut self, out: &mut Vec<SseEvent>) -> Result<(), TooLong> {
+        let line = std::mem::take(&mut self.partial);
+        let last = if line.is_empty() {
+            Ok(())
+        } else {
+            self.line(&line, out)
+        };
+        if last.is_ok() {
+            self.dispatch(out);
         }
-        self.dispatch(out);
-        *self = Self::default();
+        *self = Self::new(self.max_line);
+        last
+    }
+
+    /// Whether the line begun in earlier pieces, continued by `more` bytes, is
+    /// within `max_line`.
+    fn fits(&self, more: usize) -> Result<(), TooLong> {
+        TooLong::Line.check(self.partial.len() + more, self.max_line)
     }
 
     /// Completes the line begun in earlier pieces with `tail`. A line that
     /// arrived whole is parsed where it lies, without copying.
-    fn end_line(&mut self, tail: &[u8], out: &mut Vec<SseEvent>) {
+    fn end_line(&mut self, tail: &[u8], out: &mut Vec<SseEvent>) -> Result<(), TooLong> {
         if self.partial.is_empty() {
-            self.line(tail, out);
-            return;
+            return self.line(tail, out);
         }
         let mut line = std::mem::take(&mut self.partial);
         line.extend_from_slice(tail);
-        self.line(&line, out);
+        let parsed = self.line(&line, out);
         line.clear();
         self.partial = line;
+        parsed
     }
 
-    fn line(&mut self, line: &[u8], out: &mut Vec<SseEvent>) {
+    fn line(&mut self, line: &[u8], out: &mut Vec<SseEvent>) -> Result<(), TooLong> {
         let line = if self.started {
             line
         } else {
@@ -103,10 +132,10 @@ impl SseParser {
         };
         if line.is_empty() {
             self.dispatch(out);
-            return;
+            return Ok(());
         }
         let (name, value) = match line.iter().position(|&b| b == b':') {
-            Some(0) => return,
+            Some(0) => return Ok(()),
             Some(colon) => (&line[..colon], strip_one_space(&line[colon + 1..])),
             None => (line, &[][..]),
         };
@@ -114,23 +143,30 @@ impl SseParser {
             b"data" => self.push_data(value),
             b"event" => {
                 self.event = (!value.is_empty()).then(|| text(value).into_owned());
+                Ok(())
             }
             // Not in the SSE standard: some llama.cpp versions report a failure mid-stream
             // as an `error:` field. Kept as an event named "error" so it is not lost.
             b"error" => {
                 self.event = Some("error".into());
-                self.push_data(value);
+                self.push_data(value)
             }
-            _ => {}
+            _ => Ok(()),
         }
     }
 
-    fn push_data(&mut self, value: &[u8]) {
+    /// Adds a data line to the event; many short lines without the blank line
+    /// that ends an event are as endless as one long line, so the event's data
+    /// is held to `max_line` too.
+    fn push_data(&mut self, value: &[u8]) -> Result<(), TooLong> {
+        let joined = self.data.len() + usize::from(self.has_data) + value.len();
+        TooLong::Event.check(joined, self.max_line)?;
         if self.has_data {
             self.data.push(b'\n');
         }
         self.has_data = true;
         self.data.extend_from_slice(value);
+        Ok(())
     }
 
     /// A blank line: hands out the event if it has data, and starts the next
@@ -201,13 +237,25 @@ mod tests {
     }
 
     fn parse<'a>(pieces: impl IntoIterator<Item = &'a [u8]>) -> Vec<SseEvent> {
-        let mut parser = SseParser::new();
+        let (out, error) = parse_bounded(pieces, 1 << 20);
+        assert_eq!(error, None);
+        out
+    }
+
+    /// Feeds pieces until the first error: the events handed out, and the error.
+    fn parse_bounded<'a>(
+        pieces: impl IntoIterator<Item = &'a [u8]>,
+        max_line: usize,
+    ) -> (Vec<SseEvent>, Option<TooLong>) {
+        let mut parser = SseParser::new(max_line);
         let mut out = Vec::new();
         for piece in pieces {
-            parser.feed(piece, &mut out);
+            if let Err(e) = parser.feed(piece, &mut out) {
+                return (out, Some(e));
+            }
         }
-        parser.finish(&mut out);
-        out
+        let error = parser.finish(&mut out).err();
+        (out, error)
     }
 
     const OPENAI: &str = concat!(
@@ -264,36 +312,36 @@ mod tests {
 
     #[test]
     fn dispatches_as_soon_as_the_blank_line_arrives() {
-        let mut parser = SseParser::new();
+        let mut parser = SseParser::new(1 << 20);
         let mut out = Vec::new();
-        parser.feed(b"data: a\n", &mut out);
+        parser.feed(b"data: a\n", &mut out).unwrap();
         assert!(out.is_empty());
-        parser.feed(b"\n", &mut out);
+        parser.feed(b"\n", &mut out).unwrap();
         assert_eq!(out, vec![data("a")]);
-        parser.feed(b"data: b\r\r", &mut out);
+        parser.feed(b"data: b\r\r", &mut out).unwrap();
         assert_eq!(out, vec![data("a"), data("b")]);
     }
 
     #[test]
     fn lf_after_a_piece_ending_in_cr_completes_crlf() {
-        let mut parser = SseParser::new();
+        let mut parser = SseParser::new(1 << 20);
         let mut out = Vec::new();
-        parser.feed(b"data: a\r", &mut out);
-        parser.feed(b"", &mut out);
-        parser.feed(b"\ndata: b\r\n\r\n", &mut out);
+        parser.feed(b"data: a\r", &mut out).unwrap();
+        parser.feed(b"", &mut out).unwrap();
+        parser.feed(b"\ndata: b\r\n\r\n", &mut out).unwrap();
         assert_eq!(out, vec![data("a\nb")]);
     }
 
     #[test]
     fn character_split_between_pieces_is_decoded_whole() {
         let euro = "\u{20ac}".as_bytes();
-        let mut parser = SseParser::new();
+        let mut parser = SseParser::new(1 << 20);
         let mut out = Vec::new();
-        parser.feed(b"data: ", &mut out);
-        parser.feed(&euro[..1], &mut out);
-        parser.feed(&euro[1..2], &mut out);
-        parser.feed(&euro[2..], &mut out);
-        parser.feed(b"\n\n", &mut out);
+        parser.feed(b"data: ", &mut out).unwrap();
+        parser.feed(&euro[..1], &mut out).unwrap();
+        parser.feed(&euro[1..2], &mut out).unwrap();
+        parser.feed(&euro[2..], &mut out).unwrap();
+        parser.feed(b"\n\n", &mut out).unwrap();
         assert_eq!(out, vec![data("\u{20ac}")]);
     }
 
@@ -305,11 +353,44 @@ mod tests {
 
     #[test]
     fn finish_readies_the_parser_for_a_new_stream() {
-        let mut parser = SseParser::new();
+        let mut parser = SseParser::new(1 << 20);
         let mut out = Vec::new();
-        parser.feed(b"event: x\ndata: a", &mut out);
-        parser.finish(&mut out);
-        parser.feed(b"\xEF\xBB\xBFdata: b\n\n", &mut out);
+        parser.feed(b"event: x\ndata: a", &mut out).unwrap();
+        parser.finish(&mut out).unwrap();
+        parser.feed(b"\xEF\xBB\xBFdata: b\n\n", &mut out).unwrap();
         assert_eq!(out, vec![typed("x", "a"), data("b")]);
+    }
+
+    #[rstest]
+    #[case::line_at_the_limit("data: ab\n\n", vec![data("ab")], None)]
+    #[case::line_over("data: a\n\ndata: abc\n\ndata: c\n\n", vec![data("a")], Some(TooLong::Line))]
+    #[case::comment_over("data: a\n\n: keep-alive\n\n", vec![data("a")], Some(TooLong::Line))]
+    #[case::cr_ended_line_over("data: a\r\rdata: abc\r\r", vec![data("a")], Some(TooLong::Line))]
+    #[case::never_ends("data: a\n\ndata: {\"content\":\"xxxxxxxx", vec![data("a")], Some(TooLong::Line))]
+    #[case::event_at_the_limit("data:abc\ndata:abc\ndata:\n\n", vec![data("abc\nabc\n")], None)]
+    #[case::event_over("data:abc\ndata:abc\ndata:a\n\ndata: x\n\n", vec![], Some(TooLong::Event))]
+    #[case::event_never_dispatched("data: a\n\ndata: b\ndata: c\ndata: d\ndata: e\ndata: f\n", vec![data("a")], Some(TooLong::Event))]
+    #[case::unterminated_event_over("data:abc\ndata:abc\ndata:a", vec![], Some(TooLong::Event))]
+    fn a_line_or_event_over_max_line_ends_the_stream_however_it_is_cut(
+        #[case] input: &str,
+        #[case] before: Vec<SseEvent>,
+        #[case] error: Option<TooLong>,
+    ) {
+        for (how, cut) in pieces::cuts(input.as_bytes()) {
+            assert_eq!(parse_bounded(cut, 8), (before.clone(), error), "{how}");
+        }
+    }
+
+    #[test]
+    fn an_endless_line_is_refused_once_it_outgrows_max_line_never_kept_whole() {
+        let mut parser = SseParser::new(1000);
+        let mut out = Vec::new();
+        parser.feed(b"data: ", &mut out).unwrap();
+        let fed = pieces::fed_until_refused(|byte| parser.feed(byte, &mut out));
+        assert_eq!((fed, parser.partial.len()), (994, 1000));
+        let mut parser = SseParser::new(1000);
+        let piece = [b"data: ".as_slice(), &[b'x'; 1 << 20]].concat();
+        assert!(parser.feed(&piece, &mut out).is_err());
+        assert!(parser.partial.is_empty(), "a big piece is not copied");
     }
 }

@@ -10,7 +10,7 @@ use once_cell::sync::OnceCell;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
-use crate::scenario::{Api, TargetSpec};
+use crate::scenario::{Api, Size, TargetSpec};
 pub use managed::Managed;
 pub use redact::{Redactor, Secret};
 
@@ -21,6 +21,10 @@ pub struct Target {
     pub api: Api,
     pub timeout: Duration,
     pub connect_timeout: Duration,
+    /// The size limits of the target's responses, unless a check sets its own (the model
+    /// listing always reads with these).
+    pub max_body: Size,
+    pub max_line: Size,
     /// Marked sensitive, so reqwest's own debug output hides them too.
     headers: HeaderMap,
     /// Whether checks that measure timing may overlap on this server (see runner::schedule).
@@ -68,6 +72,8 @@ impl Target {
             api: spec.api,
             timeout: spec.timeout.0,
             connect_timeout: spec.connect_timeout.0,
+            max_body: spec.max_body,
+            max_line: spec.max_line,
             headers: header_map(&spec.headers)?,
             measure_concurrently: spec.measure_concurrently,
             disabled_reason,

@@ -62,6 +62,41 @@ impl Workspace {
         command
     }
 
+    /// Runs the harness as [`Workspace::run`] does, and also returns its peak resident
+    /// memory in bytes. The figure is the kernel's for this one child (`wait4`), so the
+    /// children of tests running at the same time do not count, as they would in
+    /// `getrusage(RUSAGE_CHILDREN)`.
+    pub fn run_measured(&self, args: &[&str], env: &[(&str, &str)]) -> (Run, u64) {
+        #[expect(
+            clippy::zombie_processes,
+            reason = "reaped by wait4 below: std's wait does not give the child's rusage"
+        )]
+        let child = self
+            .command(args, env)
+            .spawn()
+            .expect("cannot run the perfcase binary");
+        let pid = child.id() as libc::pid_t;
+        let mut status = 0;
+        // SAFETY: a zeroed rusage is valid; wait4 fills it and the status for our own child.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
+        let read =
+            |name: &str| std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
+        let run = Run {
+            code: if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                -1
+            },
+            stdout: read("harness.out"),
+            stderr: read("harness.err"),
+            out: self.out(),
+        };
+        // Linux counts ru_maxrss in KiB.
+        (run, usage.ru_maxrss as u64 * 1024)
+    }
+
     /// What a harness started from [`Workspace::command`] printed so far, for messages.
     pub fn output(&self) -> String {
         let read =

@@ -1,6 +1,7 @@
 //! An in-process HTTP server for behaviours no real server gives on demand:
 //! a fixed delay, a slow first byte, a stream cut mid-way, a reset
-//! connection, and replaying a recorded wire format byte for byte.
+//! connection, a body or line that never ends, and replaying a recorded wire
+//! format byte for byte.
 //!
 //! Everything else is tested against real servers (llama.cpp, nginx); this
 //! server exists only because those cannot be told to misbehave on cue. It
@@ -31,6 +32,18 @@ pub enum Step {
     /// Dropping the server cuts a sleep short and closes the connection, so a
     /// long sleep never outlives the test that asked for it.
     Sleep(Duration),
+    /// Write `bytes` again and again, as fast as the peer reads, until `total`
+    /// bytes are written (the last repetition cut short to fit) or `within`
+    /// has passed, whichever comes first: a body of a given size without
+    /// holding it in memory, or with `usize::MAX` a body or line that never
+    /// ends. Stops early, closing the connection, when the server is dropped
+    /// or the peer goes away; a peer that stops reading holds it no longer
+    /// than `within`, since every write waits at most 100 ms.
+    Repeat {
+        bytes: Vec<u8>,
+        total: usize,
+        within: Duration,
+    },
     /// Close cleanly: FIN after everything written so far. Later steps are ignored.
     Close,
     /// Abort: `SO_LINGER` 0 then close, so the peer sees `ECONNRESET`.
@@ -301,6 +314,15 @@ fn serve_connection(
                     return; // server dropped: the socket closes on return
                 }
             }
+            Step::Repeat {
+                bytes,
+                total,
+                within,
+            } => {
+                if !repeat(&mut stream, bytes, *total, *within, stop) {
+                    return;
+                }
+            }
             Step::Close => break,
             Step::Reset => {
                 reset(stream);
@@ -309,6 +331,44 @@ fn serve_connection(
         }
     }
     close_cleanly(stream);
+}
+
+/// Runs a [`Step::Repeat`]; false when the connection is to close without
+/// further steps (the server was dropped, the peer went away, or time ran
+/// out before `total` bytes were written).
+fn repeat(
+    stream: &mut TcpStream,
+    bytes: &[u8],
+    total: usize,
+    within: Duration,
+    stop: &StopSignal,
+) -> bool {
+    let deadline = Instant::now() + within;
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
+    let (mut written, mut offset) = (0, 0);
+    while written < total {
+        if stop.is_stopped() || Instant::now() >= deadline {
+            return false;
+        }
+        let end = bytes.len().min(offset + (total - written));
+        match stream.write(&bytes[offset..end]) {
+            Ok(0) => return false,
+            Ok(n) => {
+                written += n;
+                offset = (offset + n) % bytes.len();
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
+            Err(_) => return false,
+        }
+    }
+    let _ = stream.set_write_timeout(None);
+    true
 }
 
 /// Sends FIN, then drains what the peer still sends until it closes. Closing

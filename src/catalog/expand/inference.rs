@@ -33,6 +33,11 @@ pub fn expand(
             .first_token_timeout
             .as_ref()
             .map_or(total, |t| t.get_ref().0),
+        max_body: check.max_body.unwrap_or(scope.target.max_body),
+        max_line: check
+            .max_line
+            .as_ref()
+            .map_or(scope.target.max_line, |limit| *limit.get_ref()),
     };
     let name = check.name.get_ref();
     let mut cases = Vec::new();
@@ -131,6 +136,22 @@ mod tests {
         assert_eq!(
             (spec.limits.total, spec.limits.first_token),
             (total, first_token)
+        );
+    }
+
+    #[rstest]
+    #[case("", 256 << 20, 16 << 20)]
+    #[case("max_body = \"1MiB\"\nmax_line = \"4KiB\"\n", 1 << 20, 4 << 10)]
+    #[case("max_line = \"64KB\"\n", 256 << 20, 64_000)]
+    fn size_limits_default_to_the_targets(
+        #[case] lines: &str,
+        #[case] max_body: u64,
+        #[case] max_line: u64,
+    ) {
+        let spec = &specs(&format!("prompt = \"p\"\n{lines}"))[0];
+        assert_eq!(
+            (spec.limits.max_body.0, spec.limits.max_line.0),
+            (max_body, max_line)
         );
     }
 

@@ -23,6 +23,7 @@ pub fn expand(scope: &FileScope<'_>, spanned: Spanned<SmokeCheck>) -> Result<Cas
     let request = build_request(&check).map_err(|e| scope.at(&span, e))?;
     let spec = SmokeSpec {
         timeout: check.timeout.map_or(scope.target.timeout, |t| t.0),
+        max_body: check.max_body.unwrap_or(scope.target.max_body),
         check,
         request,
         schema,
@@ -67,7 +68,11 @@ mod tests {
     const HEAD: &str = "[target]\nbase_url = \"http://127.0.0.1:1\"\ntimeout = \"7s\"\n";
 
     fn smoke_spec(checks: &str) -> std::sync::Arc<crate::catalog::case::SmokeSpec> {
-        let expanded = expand_text(&format!("{HEAD}{checks}")).ok().unwrap();
+        first_smoke_spec(&format!("{HEAD}{checks}"))
+    }
+
+    fn first_smoke_spec(text: &str) -> std::sync::Arc<crate::catalog::case::SmokeSpec> {
+        let expanded = expand_text(text).ok().unwrap();
         match &expanded.cases[0].body {
             CaseBody::Check {
                 spec: Spec::Smoke(spec),
@@ -113,6 +118,22 @@ mod tests {
     fn the_timeout_defaults_to_the_targets(#[case] line: &str, #[case] expected: Duration) {
         let spec = smoke_spec(&format!("[[smoke]]\nname = \"a\"\nget = \"/\"\n{line}"));
         assert_eq!(spec.timeout, expected);
+    }
+
+    #[rstest::rstest]
+    #[case("", 256 << 20)]
+    #[case("max_body = \"8MiB\"\n", 8 << 20)]
+    fn max_body_defaults_to_the_targets(#[case] line: &str, #[case] expected: u64) {
+        let spec = smoke_spec(&format!("[[smoke]]\nname = \"a\"\nget = \"/\"\n{line}"));
+        assert_eq!(spec.max_body.0, expected);
+    }
+
+    #[test]
+    fn the_targets_max_body_is_every_checks_default() {
+        let spec = first_smoke_spec(
+            "[target]\nbase_url = \"http://127.0.0.1:1\"\nmax_body = \"1MB\"\n[[smoke]]\nname = \"a\"\nget = \"/\"\n",
+        );
+        assert_eq!(spec.max_body.0, 1_000_000);
     }
 
     #[test]
