@@ -15,6 +15,7 @@ use crate::target::Target;
 
 /// One lock per server (scheme, host and port as written), shared by every target that
 /// names it: two scenario files pointing at one server must not measure each other either.
+/// Managed targets share one lock, being servers on the machine the harness runs on.
 #[derive(Default)]
 pub struct Scheduler {
     servers: Mutex<HashMap<String, Arc<RwLock<()>>>>,
@@ -42,7 +43,12 @@ impl Scheduler {
         if schedule == Schedule::Parallel {
             return Turn::Free;
         }
-        let server = target.base_url.origin().ascii_serialization();
+        // Managed servers all run on this machine and share its cores, whatever their
+        // ports: measuring one while another computes would measure both.
+        let server = match target.managed {
+            Some(_) => "managed servers on this machine".to_string(),
+            None => target.base_url.origin().ascii_serialization(),
+        };
         let lock = {
             let mut servers = self.servers.lock().unwrap_or_else(|e| e.into_inner());
             servers.entry(server).or_default().clone()
@@ -81,6 +87,30 @@ mod tests {
             format!("[target]\nbase_url = \"{url}\"\nmeasure_concurrently = {concurrently}\n");
         let doc = parse_scenario(&text, &|_: &str| None).unwrap();
         Target::new("t".into(), &doc.target, true, None).unwrap()
+    }
+
+    /// A target the harness would start itself (never started here).
+    fn managed(url: &str) -> Target {
+        let doc = parse_scenario(&format!("[target]\nbase_url = \"{url}\"\n"), &|_: &str| {
+            None
+        })
+        .unwrap();
+        let managed = crate::target::Managed::new(
+            "managed target".into(),
+            "true".into(),
+            format!("{url}/health"),
+            Duration::from_secs(1),
+            Default::default(),
+            std::env::temp_dir().join("perfcase-schedule-test.log"),
+        );
+        Target::new("m".into(), &doc.target, true, Some(managed)).unwrap()
+    }
+
+    #[test]
+    fn managed_servers_on_this_machine_take_turns_whatever_their_ports() {
+        let first = (Schedule::MeasuresTarget, managed(A));
+        let second = (Schedule::MeasuresTarget, managed(B));
+        assert!(!overlaps(first, second));
     }
 
     /// Whether a second case can start while the first holds its turn: it must wait when
