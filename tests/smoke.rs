@@ -506,14 +506,16 @@ fn a_spawn_command_is_run_by_sh() {
     let port = free_port();
     let ws = Workspace::new(&[]);
     ws.write("site/marker.txt", "served from site/, with X=1");
-    let mut text = python_server(port, 0, "", "cd site && export X=1; ");
+    let mut text = python_server(port, 0, "", "cd site && export X=1; echo x=$X > x.txt; ");
     text.push_str(
-        "[[smoke]]\nname = \"cd\"\nget = \"/marker.txt\"\nexpect = { body_contains = \"served from site/\" }\n",
+        "[[smoke]]\nname = \"cd\"\nget = \"/marker.txt\"\nexpect = { body_contains = \"served from site/\" }\n\
+         [[smoke]]\nname = \"export\"\nget = \"/x.txt\"\nexpect = { body_equals = \"x=1\\n\" }\n",
     );
     ws.write("scenarios/a.toml", &text);
     let run = ws.run(&[], &[]);
     assert_eq!(run.code, 0, "{}", run.explain());
     run.assert_outcome("smoke::a::cd", "ok");
+    run.assert_outcome("smoke::a::export", "ok");
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "the server `sh` started is stopped with it"

@@ -11,6 +11,9 @@ use futures_util::StreamExt;
 use super::RequestError;
 use crate::scenario::Size;
 
+/// The most reserved before any byte arrives; a body beyond it grows by doubling.
+const MAX_UP_FRONT: usize = 16 * 1024 * 1024;
+
 /// The length a response announces for its body (`content-length`), 0 when it announces
 /// none, as the capacity to reserve: hyper holds the server to that length, so reserving
 /// it spares a big body every copy from one doubled buffer to the next. An announced
@@ -26,7 +29,9 @@ pub fn announced_length(
             limit,
             length,
         }),
-        Some(length) => Ok(limit.as_usize().min(length as usize)),
+        // Not more up front than a real answer needs: a server may announce gigabytes it
+        // never sends, and one failed allocation aborts the process without artifacts.
+        Some(length) => Ok(limit.as_usize().min(length as usize).min(MAX_UP_FRONT)),
         None => Ok(0),
     }
 }

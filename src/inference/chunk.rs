@@ -173,13 +173,18 @@ fn later<T: Copy>(into: &mut Option<T>, from: Option<T>) {
 /// Errors come as `{"error": "text"}` (Ollama), `{"error": {"message": ..}}`
 /// (OpenAI, llama.cpp) or `{"object": "error", "message": ..}` (older vLLM).
 pub fn error_message(v: &Value) -> Option<String> {
-    match &v["error"] {
-        Value::Null if v["object"] == "error" => Some(describe(v)),
-        Value::Null => None,
-        Value::String(text) => Some(text.clone()),
-        other => Some(describe(other)),
-    }
+    let message = match &v["error"] {
+        Value::Null if v["object"] == "error" => describe(v),
+        Value::Null => return None,
+        Value::String(text) => text.clone(),
+        other => describe(other),
+    };
+    // A server's message reaches every artifact: a hostile one may be megabytes long.
+    Some(crate::text::excerpt(&message, ERROR_EXCERPT))
 }
+
+/// How much of a server's error message is quoted.
+const ERROR_EXCERPT: usize = 500;
 
 /// The error's `message`, or the whole error as JSON when it has none, so
 /// nothing the server said is lost.
@@ -791,5 +796,19 @@ mod tests {
         let before = total.clone();
         merge(&mut total, &ServerCounts::default());
         assert_eq!(total, before);
+    }
+
+    /// A server's error message reaches every artifact: a hostile one is cut, saying so.
+    #[rstest]
+    #[case(serde_json::json!({"error": {"message": "E".repeat(3000)}}))]
+    #[case(serde_json::json!({"error": "E".repeat(3000)}))]
+    #[case(serde_json::json!({"object": "error", "message": "E".repeat(3000)}))]
+    fn long_error_messages_are_cut(#[case] body: Value) {
+        let message = error_message(&body).unwrap();
+        assert!(
+            message.ends_with("… (2500 more characters)"),
+            "{message:.80}"
+        );
+        assert!(message.len() < 600);
     }
 }

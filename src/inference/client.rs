@@ -358,9 +358,9 @@ fn describe(error: &reqwest::Error) -> String {
 /// `{"message": ...}`), else the body itself, shortened.
 pub fn error_message(body: &str) -> String {
     let json: Option<serde_json::Value> = serde_json::from_str(body).ok();
-    let message = json
-        .as_ref()
-        .and_then(|v| chunk::error_message(v).or_else(|| v["detail"].as_str().map(str::to_string)));
+    let message = json.as_ref().and_then(|v| {
+        chunk::error_message(v).or_else(|| v["detail"].as_str().map(|d| excerpt(d, 500)))
+    });
     match message {
         Some(message) => message,
         None if body.trim().is_empty() => "(empty body)".into(),

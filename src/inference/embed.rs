@@ -295,13 +295,18 @@ fn quote_non_finite(body: &[u8]) -> Cow<'_, [u8]> {
 }
 
 /// The figures of one embeddings request, in the order of `EMBEDDINGS_FIGURES`:
-/// `dimensions` is the length of the first vector (judging holds every other to it).
+/// `dimensions` is the length of the first non-empty vector (judging holds every other to
+/// it; an empty one is a violation of its own, not a figure of 0).
 pub fn figures(embeddings: &Embeddings, inputs: usize, latency_s: f64) -> Vec<(&'static str, f64)> {
     let all = [
         ("latency", Some(latency_s)),
         (
             "dimensions",
-            embeddings.vectors.first().map(|v| v.len() as f64),
+            embeddings
+                .vectors
+                .iter()
+                .find(|v| !v.is_empty())
+                .map(|v| v.len() as f64),
         ),
         ("inputs_per_s", per_second(inputs as u64, latency_s)),
         ("prompt_tokens", embeddings.prompt_tokens.map(|n| n as f64)),
@@ -556,6 +561,15 @@ mod tests {
     fn describes_the_vectors(#[case] lengths: &[usize], #[case] expected: &str) {
         let vectors: Vec<Vec<f64>> = lengths.iter().map(|&n| vec![0.0; n]).collect();
         assert_eq!(describe(&vectors), expected);
+    }
+
+    #[test]
+    fn dimensions_come_from_the_first_vector_that_has_any() {
+        let embeddings = Embeddings {
+            vectors: vec![Vec::new(), vec![0.0; 576]],
+            ..Embeddings::default()
+        };
+        assert!(figures(&embeddings, 2, 0.5).contains(&("dimensions", 576.0)));
     }
 
     #[test]

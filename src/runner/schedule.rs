@@ -15,7 +15,8 @@ use crate::target::Target;
 
 /// One lock per server (scheme, host and port as written), shared by every target that
 /// names it: two scenario files pointing at one server must not measure each other either.
-/// Managed targets share one lock, being servers on the machine the harness runs on.
+/// Servers on this machine (managed targets, loopback addresses) share one lock. Targets
+/// that opt into concurrent measuring share it with each other, across servers too.
 #[derive(Default)]
 pub struct Scheduler {
     servers: Mutex<HashMap<String, Arc<RwLock<()>>>>,
@@ -43,11 +44,12 @@ impl Scheduler {
         if schedule == Schedule::Parallel {
             return Turn::Free;
         }
-        // Managed servers all run on this machine and share its cores, whatever their
-        // ports: measuring one while another computes would measure both.
-        let server = match target.managed {
-            Some(_) => "managed servers on this machine".to_string(),
-            None => target.base_url.origin().ascii_serialization(),
+        // Servers on this machine (managed ones, loopback addresses) share its cores,
+        // whatever their ports: measuring one while another computes would measure both.
+        let server = if target.managed.is_some() || is_loopback(&target.base_url) {
+            "this machine".to_string()
+        } else {
+            target.base_url.origin().ascii_serialization()
         };
         let lock = {
             let mut servers = self.servers.lock().unwrap_or_else(|e| e.into_inner());
@@ -58,6 +60,15 @@ impl Scheduler {
         } else {
             Turn::Exclusive(lock)
         }
+    }
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
     }
 }
 
@@ -79,7 +90,6 @@ mod tests {
     use super::*;
     use crate::scenario::parse_scenario;
     use rstest::rstest;
-    use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Duration;
 
     fn target(url: &str, concurrently: bool) -> Target {
@@ -110,31 +120,43 @@ mod tests {
     fn managed_servers_on_this_machine_take_turns_whatever_their_ports() {
         let first = (Schedule::MeasuresTarget, managed(A));
         let second = (Schedule::MeasuresTarget, managed(B));
-        assert!(!overlaps(first, second));
+        assert!(!overlaps(first, second, false));
+    }
+
+    #[rstest]
+    #[case("http://127.0.0.1:8080", "http://localhost:9090")]
+    #[case("http://127.0.0.2:1", "http://[::1]:2")]
+    fn servers_on_loopback_take_turns_whatever_their_ports(#[case] a: &str, #[case] b: &str) {
+        let first = (Schedule::MeasuresTarget, target(a, false));
+        let second = (Schedule::MeasuresTarget, target(b, false));
+        assert!(!overlaps(first, second, false));
     }
 
     /// Whether a second case can start while the first holds its turn: it must wait when
     /// the first has not released it within 100 ms, and start at once otherwise.
-    fn overlaps(first: (Schedule, Target), second: (Schedule, Target)) -> bool {
+    fn overlaps(first: (Schedule, Target), second: (Schedule, Target), expected: bool) -> bool {
         let scheduler = Scheduler::default();
         let first_turn = scheduler.turn(first.0, &first.1);
         let held = first_turn.wait();
-        let started = AtomicBool::new(false);
+        let (started, start) = std::sync::mpsc::channel();
         std::thread::scope(|scope| {
             scope.spawn(|| {
                 let turn = scheduler.turn(second.0, &second.1);
                 let _held = turn.wait();
-                started.store(true, Ordering::SeqCst);
+                let _ = started.send(());
             });
-            std::thread::sleep(Duration::from_millis(100));
-            let overlapped = started.load(Ordering::SeqCst);
+            // A second case that may start is given ample time (a loaded machine); one that
+            // must wait is watched long enough to see it does not start.
+            let patience = Duration::from_millis(if expected { 10_000 } else { 100 });
+            let overlapped = start.recv_timeout(patience).is_ok();
             drop(held);
             overlapped
         })
     }
 
-    const A: &str = "http://127.0.0.1:8080";
-    const B: &str = "http://127.0.0.1:8081";
+    // Names, not addresses: nothing is sent; they stand for two remote servers.
+    const A: &str = "http://gpu-1.example:8080";
+    const B: &str = "http://gpu-2.example:8080";
 
     #[rstest]
     #[case::measuring_one_server(Schedule::MeasuresTarget, A, false, A, false, false)]
@@ -142,7 +164,7 @@ mod tests {
         Schedule::MeasuresTarget,
         A,
         false,
-        "http://127.0.0.1:8080/v1",
+        "http://gpu-1.example:8080/v1",
         false,
         false
     )]
@@ -160,6 +182,6 @@ mod tests {
     ) {
         let first = (Schedule::MeasuresTarget, target(first, first_opts_in));
         let second = (schedule, target(second, second_opts_in));
-        assert_eq!(overlaps(first, second), expected);
+        assert_eq!(overlaps(first, second, expected), expected);
     }
 }

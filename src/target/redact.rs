@@ -299,12 +299,14 @@ impl StreamRedactor {
         let spans = merge(self.redactor.occurrences(&self.held));
         let undecided = self.held.len() - self.redactor.begun_at_end(&self.held);
         // A secret found across that point (overlapping a beginning) waits whole.
-        let mut ready = spans
+        let across = spans
             .iter()
-            .find(|span| span.start < undecided && undecided < span.end)
-            .map_or(undecided, |span| span.start);
+            .find(|span| span.start < undecided && undecided < span.end);
+        let mut ready = across.map_or(undecided, |span| span.start);
         if self.held.len() - ready > MAX_HELD {
-            ready = undecided;
+            // Too much waits: write on, past the whole secret found across that point, so
+            // that no part of it is written unmasked.
+            ready = across.map_or(undecided, |span| span.end);
         }
         let before: Vec<Range<usize>> = spans
             .into_iter()
