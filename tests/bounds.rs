@@ -142,7 +142,16 @@ fn scenario(url: &str, api: &str, target: &str, checks: &str) -> String {
 
 /// Runs the scenarios against the hostile server: the run, how long it took, and the
 /// harness's peak memory.
+/// These runs time and weigh the harness beside servers writing as fast as they can: one
+/// at a time, so that neither figure depends on how many tests the runner runs at once.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn run_hostile(files: &[(&str, &str)], args: &[&str]) -> (Run, Duration, u64) {
+    let _one = serial();
     let ws = Workspace::new(files);
     let started = Instant::now();
     let (run, peak) = ws.run_measured(args, &[]);
@@ -245,6 +254,7 @@ const LARGE_PEAK: u64 = 3 * LARGE as u64;
 fn run_large(url: &str) {
     let checks = "[[smoke]]\nname = \"large\"\nget = \"/large\"\nexpect = { status = 200 }\n";
     let ws = Workspace::new(&[("large.toml", &scenario(url, "http", "", checks))]);
+    let _one = serial();
     let (run, peak) = ws.run_measured(&[], &[]);
     run.assert_outcome("smoke::large::large", "ok");
     let csv = ws.read_out("results.csv");

@@ -182,8 +182,8 @@ fn a_killed_harness_takes_its_managed_server_and_watchdog_with_it() {
     let ws = held_server(30, "");
     let mut run = MidRun::start(&ws, one_at_a_time(&ws));
     assert!(
-        run.started.len() >= 2,
-        "a server and its watchdog: {:?}",
+        run.started.len() >= 2 && run.started.iter().any(|p| p.pid == run.group),
+        "a server and its watchdog, the leader of the server's group: {:?}",
         run.started
     );
     run.harness.signal(libc::SIGKILL);
@@ -218,7 +218,6 @@ fn a_signalled_harness_stops_its_server_and_writes_the_cases_so_far(
         slow.contains("<error") && slow.contains("not finished: the run was interrupted"),
         "the case cut short is an error that says so, not a failure of the stopped server: {slow}"
     );
-    assert!(ws.out().join("targets/held.log").exists());
 }
 
 #[test]
@@ -273,7 +272,8 @@ fn a_harness_killed_while_it_stops_its_server_still_takes_the_server_with_it() {
     let terminated = wait_until(Duration::from_secs(5), || state(&ws, "terminated").exists());
     assert!(terminated.is_some(), "{}", ws.output());
     run.harness.signal(libc::SIGKILL);
-    run.exit(GONE);
+    // Killed during its stop, not ended by it: else the test would not test that path.
+    assert_eq!(run.exit(GONE).signal(), Some(libc::SIGKILL));
     run.assert_all_gone(GONE);
 }
 

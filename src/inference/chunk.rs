@@ -184,7 +184,7 @@ pub fn error_message(v: &Value) -> Option<String> {
 }
 
 /// How much of a server's error message is quoted.
-const ERROR_EXCERPT: usize = 500;
+pub(crate) const ERROR_EXCERPT: usize = 500;
 
 /// The error's `message`, or the whole error as JSON when it has none, so
 /// nothing the server said is lost.

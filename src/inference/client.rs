@@ -359,7 +359,11 @@ fn describe(error: &reqwest::Error) -> String {
 pub fn error_message(body: &str) -> String {
     let json: Option<serde_json::Value> = serde_json::from_str(body).ok();
     let message = json.as_ref().and_then(|v| {
-        chunk::error_message(v).or_else(|| v["detail"].as_str().map(|d| excerpt(d, 500)))
+        chunk::error_message(v).or_else(|| {
+            v["detail"]
+                .as_str()
+                .map(|d| excerpt(d, chunk::ERROR_EXCERPT))
+        })
     });
     match message {
         Some(message) => message,

@@ -127,11 +127,13 @@ pub async fn embed(
 /// "usage": {"prompt_tokens": n}}`. Counts of another kind than a number read as absent,
 /// as in the generation readers; the vectors must be there and be lists of numbers.
 pub fn read(api: Api, body: &[u8]) -> Result<Embeddings, BodyError> {
-    let text = quote_non_finite(body);
-    let json: Value = serde_json::from_slice(&text).map_err(|e| BodyError::NotJson {
-        detail: e.to_string(),
-        body: excerpt(String::from_utf8_lossy(body).trim(), 120),
-    })?;
+    // Quoting rescans the body: done only for a body that is not JSON as it stands.
+    let json: Value = serde_json::from_slice(body)
+        .or_else(|_| serde_json::from_slice(&quote_non_finite(body)))
+        .map_err(|e| BodyError::NotJson {
+            detail: e.to_string(),
+            body: excerpt(String::from_utf8_lossy(body).trim(), 120),
+        })?;
     if let Some(message) = chunk::error_message(&json) {
         return Err(BodyError::Reported(message));
     }

@@ -13,7 +13,7 @@ use std::ops::Range;
 
 /// What kind of expectation failed: the JUnit failure `type`, so that a CI page can tell a
 /// slow server (threshold) from a wrong answer or a broken endpoint at a glance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cause {
     Status,
     Body,

@@ -119,12 +119,13 @@ impl Runner {
         if let (CaseBody::LoadError(message), true) = (&case.body, filtered_out) {
             // A filter must not hide a broken file: the run fails on it all the same.
             self.hide_load_error(case, message);
-        } else if let Some(reason) = disabled.filter(|_| {
+        } else if let Some(reason) = disabled
             // libtest never calls an ignored trial, so its skipped record is made here.
             // Under nextest every process records them all, whatever its filter: nextest
             // itself skips these cases, so no process runs them to record them.
-            (ignored && !filtered_out) || (filtered_out && self.config.nextest_run_id.is_some())
-        }) {
+            && ((ignored && !filtered_out)
+                || (filtered_out && self.config.nextest_run_id.is_some()))
+        {
             let skipped = Outcome::skipped(reason);
             self.store(self.record(case, skipped, SystemTime::now(), 0.0));
         } else if !filtered_out && !ignored {

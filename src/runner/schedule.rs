@@ -139,12 +139,17 @@ mod tests {
         let first_turn = scheduler.turn(first.0, &first.1);
         let held = first_turn.wait();
         let (started, start) = std::sync::mpsc::channel();
+        let (trying, tries) = std::sync::mpsc::channel();
         std::thread::scope(|scope| {
             scope.spawn(|| {
                 let turn = scheduler.turn(second.0, &second.1);
+                let _ = trying.send(());
                 let _held = turn.wait();
                 let _ = started.send(());
             });
+            // The patience below counts from the moment the second case asks for its turn,
+            // so a slow thread start cannot pass for a case kept waiting.
+            tries.recv().expect("the second case asks for its turn");
             // A second case that may start is given ample time (a loaded machine); one that
             // must wait is watched long enough to see it does not start.
             let patience = Duration::from_millis(if expected { 10_000 } else { 100 });

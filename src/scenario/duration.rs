@@ -33,10 +33,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "invalid duration \"{text}\": this setting takes a plain duration such as \"500ms\", without a comparison"
         ));
     }
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
+    let (number, unit) = super::split_quantity(text);
     let hint = "expected a number and a unit such as \"500ms\", \"10s\", \"2m\" (units: ns, us, ms, s, m, h)";
     if number.is_empty() {
         return Err(format!("invalid duration \"{text}\": {hint}"));

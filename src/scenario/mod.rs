@@ -202,6 +202,15 @@ pub(crate) fn headers<'de, D: Deserializer<'de>>(
     Ok(headers)
 }
 
+/// Splits `"1.5MiB"` or `"500ms"` into its number and its unit, where the first character
+/// that is neither a digit nor a dot starts the unit: durations and sizes are written alike.
+fn split_quantity(text: &str) -> (&str, &str) {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    text.split_at(split)
+}
+
 mod defaults {
     use super::{Dur, Size};
     use std::time::Duration;

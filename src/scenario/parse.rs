@@ -357,6 +357,8 @@ mod tests {
         assert_eq!(names, ["API_KEY", "_x1"]);
         let mistaken = format!("{HEAD}secrets = [\"${{TOKEN}}\"]\n");
         let err = parse_scenario(&mistaken, &vars).unwrap_err().into_first();
+        assert_eq!((err.line, err.col), (3, 12), "{err}");
+        assert!(err.message.contains("secrets lists names"), "{err}");
         assert!(!err.message.contains("s3cret"), "{err}");
     }
 

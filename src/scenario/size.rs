@@ -45,10 +45,7 @@ const HINT: &str = "expected a number and a unit such as \"256MiB\", \"16MiB\", 
 /// rounded down to whole bytes.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
+    let (number, unit) = super::split_quantity(text);
     let value: f64 = number
         .parse()
         .map_err(|_| format!("invalid size \"{text}\": {HINT}"))?;

@@ -131,20 +131,17 @@ impl SmokeCheck {
                 "smoke check \"{name}\" has both json and body: keep one"
             ));
         }
-        if let Some(status) = &self.expect.status
-            && status.get_ref().as_slice().is_empty()
-        {
+        let statuses = self
+            .expect
+            .status
+            .as_ref()
+            .map_or(&[][..], |s| s.get_ref().as_slice());
+        if self.expect.status.is_some() && statuses.is_empty() {
             return Err(format!(
                 "smoke check \"{name}\": status is an empty list: give a status or a list of them, or drop it to accept any 2xx"
             ));
         }
-        if let Some(status) = &self.expect.status
-            && let Some(bad) = status
-                .get_ref()
-                .as_slice()
-                .iter()
-                .find(|s| !(100..=599).contains(*s))
-        {
+        if let Some(bad) = statuses.iter().find(|s| !(100..=599).contains(*s)) {
             return Err(format!(
                 "smoke check \"{name}\": status {bad} is not an HTTP status (100-599)"
             ));

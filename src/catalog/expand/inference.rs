@@ -9,7 +9,6 @@ use toml::Spanned;
 use super::FileScope;
 use crate::catalog::case::{Case, InferenceSpec, Spec};
 use crate::catalog::naming::check_name;
-use crate::catalog::schema::compile_schema;
 use crate::inference::client::Limits;
 use crate::inference::request::build;
 use crate::scenario::InferenceCheck;
@@ -20,12 +19,9 @@ pub fn expand(
 ) -> Result<Vec<Case>, String> {
     let span = spanned.span();
     let check = Arc::new(spanned.into_inner());
-    let schema = match &check.expect.json_schema {
-        Some(schema) => Some(Arc::new(
-            compile_schema(schema.get_ref(), &scope.file.path).map_err(|e| scope.at(&span, e))?,
-        )),
-        None => None,
-    };
+    let schema = scope
+        .schema(check.expect.json_schema.as_ref(), &span)?
+        .map(Arc::new);
     let total = check.timeout.map_or(scope.target.timeout, |t| t.0);
     let limits = Limits {
         total,

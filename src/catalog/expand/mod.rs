@@ -22,6 +22,21 @@ pub struct FileScope<'a> {
 }
 
 impl FileScope<'_> {
+    /// The check's JSON Schema compiled (a file is read relative to the scenario file); an
+    /// error is placed at the check.
+    fn schema(
+        &self,
+        source: Option<&toml::Spanned<crate::scenario::SchemaSource>>,
+        span: &Range<usize>,
+    ) -> Result<Option<jsonschema::Validator>, String> {
+        source
+            .map(|schema| {
+                super::schema::compile_schema(schema.get_ref(), &self.file.path)
+                    .map_err(|e| self.at(span, e))
+            })
+            .transpose()
+    }
+
     /// A message about the check written at `span`, prefixed with `file:line:col`.
     fn at(&self, span: &Range<usize>, message: impl std::fmt::Display) -> String {
         format!("{}: {message}", self.file.locate(span))

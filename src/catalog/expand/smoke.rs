@@ -6,7 +6,6 @@ use toml::Spanned;
 
 use super::FileScope;
 use crate::catalog::case::{Case, SmokeSpec, Spec};
-use crate::catalog::schema::compile_schema;
 use crate::client::http::{Body, HttpRequest};
 use crate::scenario::SmokeCheck;
 use crate::target::header_map;
@@ -14,12 +13,7 @@ use crate::target::header_map;
 pub fn expand(scope: &FileScope<'_>, spanned: Spanned<SmokeCheck>) -> Result<Case, String> {
     let span = spanned.span();
     let check = spanned.into_inner();
-    let schema = match &check.expect.json_schema {
-        Some(schema) => Some(
-            compile_schema(schema.get_ref(), &scope.file.path).map_err(|e| scope.at(&span, e))?,
-        ),
-        None => None,
-    };
+    let schema = scope.schema(check.expect.json_schema.as_ref(), &span)?;
     let request = build_request(&check).map_err(|e| scope.at(&span, e))?;
     let spec = SmokeSpec {
         timeout: check.timeout.map_or(scope.target.timeout, |t| t.0),
