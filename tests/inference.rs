@@ -650,6 +650,7 @@ fn arrival_gaps(server: &ScriptedServer) -> Vec<Duration> {
 /// every case measures its own first token, not its place in the queue.
 #[rstest::rstest]
 #[case::default_threads(&[])]
+#[case::one_thread(&["--test-threads", "1"])]
 #[case::four_threads(&["--test-threads", "4"])]
 fn measuring_cases_of_one_server_do_not_overlap(#[case] args: &[&str]) {
     let server = ScriptedServer::start_one_at_a_time(paced_ollama_routes());
