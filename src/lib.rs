@@ -23,6 +23,7 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod stats;
+pub mod store;
 pub mod stream;
 pub mod target;
 pub mod text;

@@ -54,4 +54,70 @@ pub struct Record {
     pub labels: Vec<(String, String)>,
     /// Free text for the report (system-out in JUnit).
     pub details: String,
+    /// For a baseline case, what the reports need beyond the figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineFacts>,
+}
+
+/// What a `[[baseline]]` case measured besides its figures, and how it compared with the
+/// stored baseline: what `report.md`, `summary.csv` and `history.csv` read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineFacts {
+    pub request: RequestKind,
+    /// The model asked, for generation and embeddings requests.
+    pub model: Option<String>,
+    /// Method and path (`POST /v1/chat/completions`): the report's per-endpoint key.
+    pub endpoint: String,
+    /// Iterations counted (warmup excluded), failed ones included.
+    pub iterations: usize,
+    pub failed: usize,
+    /// Wall time of the counted iterations, pauses excluded: requests/s is
+    /// `iterations / busy_s`.
+    pub busy_s: f64,
+    pub stored: StoredState,
+    /// One per compared figure, in the order the check lists them.
+    pub comparisons: Vec<ComparisonFact>,
+    /// Where this run wrote its measurement as a baseline, if it did.
+    pub written: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestKind {
+    Generation,
+    Embeddings,
+    Http,
+}
+
+/// Whether there was a stored baseline to compare with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoredState {
+    Compared,
+    /// No stored entry for this check: reported as missing, never as compared.
+    Missing,
+    /// Not compared: no counted iteration succeeded, so there is nothing to compare.
+    NotCompared,
+}
+
+/// One figure's comparison with its stored baseline, as numbers and as the sentence the
+/// case's message carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComparisonFact {
+    /// The metric compared (`tokens_per_s`): its medians are compared.
+    pub figure: String,
+    pub unit: crate::metric::Unit,
+    /// `regressed`, `improved`, `unchanged`, `changed` or `inconclusive`.
+    pub verdict: String,
+    pub stored_median: f64,
+    pub measured_median: f64,
+    pub stored_cov: Option<f64>,
+    pub measured_cov: Option<f64>,
+    /// measured / stored, and its 95% interval; `None` when the gate did not resample.
+    pub ratio: Option<f64>,
+    pub low: Option<f64>,
+    pub high: Option<f64>,
+    /// As a share: 0.1 for 10%.
+    pub tolerance: f64,
+    pub sentence: String,
 }

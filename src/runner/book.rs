@@ -89,6 +89,7 @@ mod tests {
             figures: Vec::new(),
             labels: Vec::new(),
             details: String::new(),
+            baseline: None,
         }
     }
 

@@ -249,6 +249,7 @@ impl Runner {
                 .map(|(name, value)| (name, self.for_artifacts(&value)))
                 .collect(),
             details: self.for_artifacts(&outcome.details),
+            baseline: outcome.baseline,
         }
     }
 

@@ -16,6 +16,8 @@ pub struct Outcome {
     /// Text facts beside the figures (where a token count came from, the finish reason).
     pub labels: Vec<(String, String)>,
     pub details: String,
+    /// What a baseline case adds for the reports.
+    pub baseline: Option<crate::report::record::BaselineFacts>,
 }
 
 /// Why a case could not be judged, as the JUnit error `type` names it.
@@ -97,6 +99,7 @@ impl Outcome {
             figures: Vec::new(),
             labels: Vec::new(),
             details: String::new(),
+            baseline: None,
         }
     }
 }
