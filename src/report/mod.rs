@@ -11,10 +11,9 @@ pub mod junit;
 pub mod record;
 pub mod summary;
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use crate::atomic::write_atomic;
+use crate::atomic::{lock, write_atomic};
 pub use record::{Record, Status};
 
 /// Writes `junit.xml`, `results.csv` and `summary.md`; returns the JUnit path.
@@ -84,21 +83,6 @@ fn sanitize(name: &str) -> String {
         rest = &rest[c.len_utf8()..];
     }
     out
-}
-
-/// An exclusive advisory lock held until the returned file is dropped.
-fn lock(path: &Path) -> std::io::Result<File> {
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)?;
-    // SAFETY: flock(2) on a file descriptor we own; no memory is shared with the kernel.
-    let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(file)
 }
 
 #[cfg(test)]
