@@ -1,9 +1,9 @@
-//! Text for people, shared by every layer: durations as latencies are read, excerpts of
-//! long bodies, and the nearest name for a "did you mean". A leaf: it imports nothing of
-//! the crate.
+//! Text for people, shared by every layer: durations as latencies are read, times as
+//! RFC 3339, excerpts of long bodies, and the nearest name for a "did you mean". A leaf:
+//! it imports nothing of the crate.
 
 use std::borrow::Cow;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Formats a duration the way people read latencies: `850µs`, `12.3ms`, `1.25s`.
 pub fn format_duration(d: Duration) -> String {
@@ -27,6 +27,54 @@ fn trim_float(text: String) -> String {
     } else {
         text
     }
+}
+
+/// A time as RFC 3339 in UTC, to the whole second (`2026-11-27T21:50:00Z`): what stored
+/// baselines and history record, readable by people and sortable as text. Computed here
+/// (Howard Hinnant's `civil_from_days`) because a date crate for one format is not worth
+/// its weight.
+pub fn rfc3339(time: SystemTime) -> String {
+    let seconds = unix_seconds(time);
+    let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
+    let of_day = seconds.rem_euclid(86_400);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60
+    )
+}
+
+/// Whole seconds since the epoch, rounded down (so a time before it still names its own
+/// second).
+fn unix_seconds(time: SystemTime) -> i64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => after.as_secs() as i64,
+        Err(before) => {
+            let before = before.duration();
+            -(before.as_secs() as i64) - i64::from(before.subsec_nanos() > 0)
+        }
+    }
+}
+
+/// The proleptic Gregorian date of a day counted from 1970-01-01: eras of 400 years
+/// (146,097 days) starting on March 1st, so that the leap day ends a year.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// The candidate nearest to `word` when it is near enough to be a likely typo.
@@ -103,6 +151,32 @@ mod tests {
     #[case(10.0, "10s")]
     fn formats(#[case] seconds: f64, #[case] expected: &str) {
         assert_eq!(format_seconds(seconds), expected);
+    }
+
+    #[rstest]
+    #[case::epoch(0, "1970-01-01T00:00:00Z")]
+    #[case::before_the_epoch(-1, "1969-12-31T23:59:59Z")]
+    #[case::end_of_a_century(946_684_799, "1999-12-31T23:59:59Z")]
+    #[case::leap_day_of_a_400th_year(951_782_400, "2000-02-29T00:00:00Z")]
+    #[case::leap_day(1_709_210_096, "2024-02-29T12:34:56Z")]
+    #[case::a_run(1_795_816_200, "2026-11-27T21:50:00Z")]
+    #[case::no_leap_day_in_2100(4_107_542_400, "2100-03-01T00:00:00Z")]
+    fn writes_rfc3339(#[case] seconds: i64, #[case] expected: &str) {
+        let offset = Duration::from_secs(seconds.unsigned_abs());
+        let time = if seconds < 0 {
+            UNIX_EPOCH - offset
+        } else {
+            UNIX_EPOCH + offset
+        };
+        assert_eq!(rfc3339(time), expected);
+    }
+
+    #[test]
+    fn drops_the_fraction_of_a_second() {
+        let time = UNIX_EPOCH + Duration::from_millis(1_795_816_200_999);
+        assert_eq!(rfc3339(time), "2026-11-27T21:50:00Z");
+        let before = UNIX_EPOCH - Duration::from_millis(500);
+        assert_eq!(rfc3339(before), "1969-12-31T23:59:59Z");
     }
 
     #[rstest]
