@@ -111,7 +111,9 @@ const FORMAT: u32 = 1;
 const MAX_FILE_BYTES: u64 = 64 << 20;
 
 /// Taken for every read-modify-write of a scenario's files: nextest runs each case in a
-/// process of its own, so checks of one scenario may be saved at the same moment.
+/// process of its own, so checks of one scenario may be saved at the same moment. It stays
+/// in the folder (removing it would race with a process about to take it); a team that
+/// commits the folder ignores it.
 const LOCK_FILE: &str = ".perfcase-baselines.lock";
 
 /// What the reader of a broken stored file can do about it.
