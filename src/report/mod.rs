@@ -8,6 +8,7 @@
 pub mod csv;
 pub mod figures;
 pub mod junit;
+pub mod markdown;
 pub mod record;
 pub mod summary;
 
