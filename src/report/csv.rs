@@ -54,7 +54,7 @@ pub fn render(records: &[Record]) -> Vec<u8> {
             record.message.clone().unwrap_or_default(),
         ];
         for name in &figure_names {
-            let value = record.figures.iter().find(|figure| figure.name == *name);
+            let value = record.figure(name);
             row.push(value.map(|f| f.value.to_string()).unwrap_or_default());
         }
         for name in &label_names {

@@ -59,6 +59,13 @@ pub struct Record {
     pub baseline: Option<BaselineFacts>,
 }
 
+impl Record {
+    /// The figure of that name, if the case produced it.
+    pub fn figure(&self, name: &str) -> Option<&Figure> {
+        self.figures.iter().find(|figure| figure.name == name)
+    }
+}
+
 /// What a `[[baseline]]` case measured besides its figures, and how it compared with the
 /// stored baseline: what `report.md`, `summary.csv` and `history.csv` read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,12 +88,61 @@ pub struct BaselineFacts {
     pub written: Option<String>,
 }
 
+/// Comparison verdicts from the mildest to the worst: what one word for a whole case picks
+/// from.
+const MILDEST_FIRST: &[&str] = &[
+    "unchanged",
+    "improved",
+    "changed",
+    "inconclusive",
+    "regressed",
+];
+
+impl BaselineFacts {
+    /// One word for the case, as `summary.csv` and `history.csv` keep it: the worst of its
+    /// comparisons (`regressed` before `inconclusive` before `changed` before `improved`
+    /// before `unchanged`), so that a row shows the one that needs attention; `missing` or
+    /// `not compared` when nothing was compared. A word outside that list ranks worst, so
+    /// that it is shown rather than hidden behind a known one.
+    pub fn verdict(&self) -> &str {
+        match self.stored {
+            StoredState::Compared => self
+                .comparisons
+                .iter()
+                .map(|comparison| comparison.verdict.as_str())
+                .max_by_key(|verdict| {
+                    MILDEST_FIRST
+                        .iter()
+                        .position(|known| known == verdict)
+                        .unwrap_or(MILDEST_FIRST.len())
+                })
+                .unwrap_or("unchanged"),
+            StoredState::Missing | StoredState::NotCompared => self.stored.as_str(),
+        }
+    }
+
+    /// Iterations per second of busy time; `None` when no time was spent.
+    pub fn requests_per_s(&self) -> Option<f64> {
+        (self.busy_s > 0.0).then(|| self.iterations as f64 / self.busy_s)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RequestKind {
     Generation,
     Embeddings,
     Http,
+}
+
+impl RequestKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestKind::Generation => "generation",
+            RequestKind::Embeddings => "embeddings",
+            RequestKind::Http => "http",
+        }
+    }
 }
 
 /// Whether there was a stored baseline to compare with.
@@ -98,6 +154,16 @@ pub enum StoredState {
     Missing,
     /// Not compared: no counted iteration succeeded, so there is nothing to compare.
     NotCompared,
+}
+
+impl StoredState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoredState::Compared => "compared",
+            StoredState::Missing => "missing",
+            StoredState::NotCompared => "not compared",
+        }
+    }
 }
 
 /// One figure's comparison with its stored baseline, as numbers and as the sentence the
@@ -120,4 +186,70 @@ pub struct ComparisonFact {
     /// As a share: 0.1 for 10%.
     pub tolerance: f64,
     pub sentence: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metric::Unit;
+    use rstest::rstest;
+
+    fn facts(stored: StoredState, verdicts: &[&str]) -> BaselineFacts {
+        BaselineFacts {
+            request: RequestKind::Generation,
+            model: None,
+            endpoint: "POST /v1/chat/completions".into(),
+            iterations: 10,
+            failed: 0,
+            busy_s: 4.0,
+            stored,
+            comparisons: verdicts
+                .iter()
+                .map(|verdict| ComparisonFact {
+                    figure: "ttft".into(),
+                    unit: Unit::Duration,
+                    verdict: verdict.to_string(),
+                    stored_median: 0.1,
+                    measured_median: 0.1,
+                    stored_cov: None,
+                    measured_cov: None,
+                    ratio: None,
+                    low: None,
+                    high: None,
+                    tolerance: 0.1,
+                    sentence: String::new(),
+                })
+                .collect(),
+            written: None,
+        }
+    }
+
+    #[rstest]
+    #[case(StoredState::Compared, &["unchanged", "regressed", "improved"], "regressed")]
+    #[case(StoredState::Compared, &["improved", "inconclusive", "changed"], "inconclusive")]
+    #[case(StoredState::Compared, &["improved", "changed", "unchanged"], "changed")]
+    #[case(StoredState::Compared, &["unchanged", "improved"], "improved")]
+    #[case(StoredState::Compared, &["unchanged"], "unchanged")]
+    #[case(StoredState::Compared, &[], "unchanged")]
+    #[case(StoredState::Compared, &["regressed", "odd"], "odd")]
+    #[case(StoredState::Missing, &[], "missing")]
+    #[case(StoredState::NotCompared, &[], "not compared")]
+    fn names_the_worst_verdict(
+        #[case] stored: StoredState,
+        #[case] verdicts: &[&str],
+        #[case] expected: &str,
+    ) {
+        assert_eq!(facts(stored, verdicts).verdict(), expected);
+    }
+
+    #[rstest]
+    #[case(4.0, Some(2.5))]
+    #[case(0.0, None)]
+    fn counts_requests_per_busy_second(#[case] busy_s: f64, #[case] expected: Option<f64>) {
+        let facts = BaselineFacts {
+            busy_s,
+            ..facts(StoredState::Missing, &[])
+        };
+        assert_eq!(facts.requests_per_s(), expected);
+    }
 }

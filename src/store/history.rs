@@ -32,8 +32,8 @@ pub struct HistoryRow {
     pub case: String,
     /// `passed`, `failed`, `error`.
     pub status: String,
-    /// The worst comparison verdict (`regressed` before `inconclusive` before `improved`
-    /// before `unchanged`), or `missing` / `not compared`.
+    /// The worst comparison verdict, or `missing` / `not compared`: see
+    /// [`crate::report::record::BaselineFacts::verdict`].
     pub verdict: String,
     pub iterations: usize,
     pub error_rate: f64,
