@@ -7,8 +7,11 @@
 
 pub mod csv;
 pub mod figures;
+#[cfg(test)]
+mod fixtures;
 pub mod junit;
 pub mod markdown;
+pub mod performance;
 pub mod record;
 pub mod summary;
 
