@@ -12,6 +12,7 @@ mod fixtures;
 pub mod junit;
 pub mod markdown;
 pub mod performance;
+pub mod performance_csv;
 pub mod record;
 pub mod summary;
 
