@@ -45,10 +45,7 @@ fn trend_table(rows: &[&HistoryRow]) -> String {
         .iter()
         .copied()
         .enumerate()
-        .filter(|(i, _)| {
-            rows.iter()
-                .any(|row| row.figures.get(*i).copied().flatten().is_some())
-        })
+        .filter(|(i, _)| rows.iter().any(|row| figure(row, *i).is_some()))
         .collect();
     let mut header = vec!["time", "status", "verdict", "error rate"];
     header.extend(columns.iter().map(|(_, name)| *name));
@@ -60,7 +57,7 @@ fn trend_table(rows: &[&HistoryRow]) -> String {
             format_value(row.error_rate, Unit::Ratio),
         ];
         cells.extend(columns.iter().map(|(i, name)| {
-            row.figures[*i].map_or_else(
+            figure(row, *i).map_or_else(
                 || NONE.into(),
                 |value| Figure::new(*name, value).display_value(),
             )
@@ -68,6 +65,12 @@ fn trend_table(rows: &[&HistoryRow]) -> String {
         cells
     });
     table(&header, body)
+}
+
+/// The `i`th history figure of a row; `None` also where a row from a hand-edited file has
+/// fewer figures than columns.
+fn figure(row: &HistoryRow, i: usize) -> Option<f64> {
+    row.figures.get(i).copied().flatten()
 }
 
 #[cfg(test)]
@@ -122,6 +125,15 @@ mod tests {
         history.verdict = "odd|word\nhere".into();
         let report = render(&[generation("chat", "m", 0.1, 100.0)], &[history]);
         assert_has(&report, "| passed | odd\\|word here | 0% |\n");
+    }
+
+    #[test]
+    fn a_row_short_of_figures_shows_them_as_missing() {
+        let mut short = row("baseline::local::chat", 1, None);
+        short.figures.clear();
+        let history = [short, row("baseline::local::chat", 2, Some(0.1))];
+        let report = render(&[generation("chat", "m", 0.1, 100.0)], &history);
+        assert_has(&report, "| passed | unchanged | 0% | - |\n");
     }
 
     #[test]
