@@ -227,6 +227,12 @@ pub fn format_value(value: f64, unit: Unit) -> String {
     }
 }
 
+/// A ratio of a measured to a stored value as a signed change: `-15.1%` for 0.849. The
+/// baseline gate's messages and the performance report write changes alike.
+pub fn format_change(ratio: f64) -> String {
+    format!("{:+.1}%", (ratio - 1.0) * 100.0)
+}
+
 fn round3(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
 }
@@ -320,6 +326,14 @@ mod tests {
     #[case(2048.0, Unit::Bytes, "2048")]
     fn formats(#[case] value: f64, #[case] unit: Unit, #[case] expected: &str) {
         assert_eq!(format_value(value, unit), expected);
+    }
+
+    #[rstest]
+    #[case(0.849, "-15.1%")]
+    #[case(1.2, "+20.0%")]
+    #[case(1.0, "+0.0%")]
+    fn formats_changes(#[case] ratio: f64, #[case] expected: &str) {
+        assert_eq!(format_change(ratio), expected);
     }
 
     #[test]

@@ -63,7 +63,7 @@
 
 use std::fmt;
 
-use crate::metric::{Direction, FigureRef, Stat, Unit, format_value};
+use crate::metric::{Direction, FigureRef, Stat, Unit, format_change, format_value};
 use crate::stats::{Summary, quantile};
 
 /// The fewest values each sample needs before the gate will call a change.
@@ -279,11 +279,6 @@ impl SplitMix64 {
     }
 }
 
-/// A change as a signed share: `-15.1%`.
-fn percent(ratio: f64) -> String {
-    format!("{:+.1}%", (ratio - 1.0) * 100.0)
-}
-
 impl fmt::Display for Comparison {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let unit = self.figure.unit();
@@ -299,10 +294,10 @@ impl fmt::Display for Comparison {
             write!(
                 f,
                 " ({}, {:.0}% interval {} to {})",
-                percent(c.ratio),
+                format_change(c.ratio),
                 CONFIDENCE * 100.0,
-                percent(c.low),
-                percent(c.high)
+                format_change(c.low),
+                format_change(c.high)
             )?;
         }
         let tolerance = format_value(self.tolerance.0, Unit::Ratio);

@@ -33,16 +33,12 @@ pub fn render(records: &[Record]) -> Vec<u8> {
             }
         }
     }
-    let mut writer = csv::Writer::from_writer(Vec::new());
     let header = FIXED
         .iter()
         .copied()
         .chain(figure_names.iter().copied())
         .chain(label_names.iter().copied());
-    writer
-        .write_record(header)
-        .expect("writing CSV to memory cannot fail");
-    for record in records {
+    let rows = records.iter().map(|record| {
         let mut row = vec![
             format!("{:.3}", record.started_at),
             record.name.clone(),
@@ -61,6 +57,21 @@ pub fn render(records: &[Record]) -> Vec<u8> {
             let value = record.labels.iter().find(|(n, _)| n == name);
             row.push(value.map(|(_, v)| v.clone()).unwrap_or_default());
         }
+        row
+    });
+    to_csv(header, rows)
+}
+
+/// A CSV file in memory: the header, then the rows.
+pub(super) fn to_csv<'a>(
+    header: impl IntoIterator<Item = &'a str>,
+    rows: impl IntoIterator<Item = Vec<String>>,
+) -> Vec<u8> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer
+        .write_record(header)
+        .expect("writing CSV to memory cannot fail");
+    for row in rows {
         writer
             .write_record(&row)
             .expect("writing CSV to memory cannot fail");

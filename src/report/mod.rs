@@ -1,4 +1,5 @@
-//! Artifacts from plain records: JUnit XML, CSV and a Markdown summary.
+//! Artifacts from plain records: JUnit XML, CSV and a Markdown summary, and for baseline
+//! cases a performance report and its CSV.
 //!
 //! Each format has a module of its own and reads only [`Record`]s. Under cargo-nextest,
 //! where every case is a process of its own, each process stores its record and rewrites
@@ -7,17 +8,29 @@
 
 pub mod csv;
 pub mod figures;
+#[cfg(test)]
+mod fixtures;
 pub mod junit;
+pub mod markdown;
+pub mod performance;
+pub mod performance_csv;
 pub mod record;
 pub mod summary;
 
 use std::path::{Path, PathBuf};
 
 use crate::atomic::{lock, write_atomic};
+use crate::store::history::HistoryRow;
 pub use record::{Record, Status};
 
-/// Writes `junit.xml`, `results.csv` and `summary.md`; returns the JUnit path.
-pub fn write_artifacts(out_dir: &Path, records: &[Record]) -> std::io::Result<PathBuf> {
+/// Writes `junit.xml`, `results.csv` and `summary.md`, and when any case is a baseline
+/// case `report.md` (with each case's trend from `history`) and `summary.csv`; returns the
+/// JUnit path.
+pub fn write_artifacts(
+    out_dir: &Path,
+    records: &[Record],
+    history: &[HistoryRow],
+) -> std::io::Result<PathBuf> {
     let junit = out_dir.join("junit.xml");
     write_atomic(&junit, &junit::render(records))?;
     write_atomic(&out_dir.join("results.csv"), &csv::render(records))?;
@@ -25,7 +38,24 @@ pub fn write_artifacts(out_dir: &Path, records: &[Record]) -> std::io::Result<Pa
         &out_dir.join("summary.md"),
         summary::render(records).as_bytes(),
     )?;
+    let report = out_dir.join("report.md");
+    let baseline_summary = out_dir.join("summary.csv");
+    if records.iter().any(|record| record.baseline.is_some()) {
+        write_atomic(&report, performance::render(records, history).as_bytes())?;
+        write_atomic(&baseline_summary, &performance_csv::render(records))?;
+    } else {
+        // An earlier run's files would read as this run's.
+        remove_if_present(&report)?;
+        remove_if_present(&baseline_summary)?;
+    }
     Ok(junit)
+}
+
+fn remove_if_present(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
+        _ => Ok(()),
+    }
 }
 
 /// Stores one process's records under the run id and rewrites the artifacts from every
@@ -58,7 +88,7 @@ pub fn write_shared_run(
         all.push(record);
     }
     all.sort_by(|a, b| a.name.cmp(&b.name));
-    write_artifacts(out_dir, &all)
+    write_artifacts(out_dir, &all, &[])
 }
 
 /// A file name for a case name that no other case name maps to: `::` becomes `__`, and
@@ -96,6 +126,28 @@ mod tests {
     #[case("x/y z", "x_2fy_20z")]
     fn sanitizes(#[case] name: &str, #[case] expected: &str) {
         assert_eq!(sanitize(name), expected);
+    }
+
+    #[rstest]
+    #[case::baseline_cases(true, true)]
+    #[case::no_baseline_case(false, false)]
+    fn writes_the_performance_files_only_for_baseline_cases(
+        #[case] baseline: bool,
+        #[case] written: bool,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("report.md"), "an earlier run's").unwrap();
+        let mut record = fixtures::generation("chat", "smollm2", 0.1, 100.0);
+        if !baseline {
+            record.baseline = None;
+        }
+        write_artifacts(dir.path(), &[record], &[]).unwrap();
+        let report = std::fs::read_to_string(dir.path().join("report.md"));
+        assert_eq!(report.is_ok(), written);
+        assert_eq!(dir.path().join("summary.csv").exists(), written);
+        if let Ok(report) = report {
+            assert!(report.contains("| smollm2 | local::chat |"), "{report}");
+        }
     }
 
     #[test]

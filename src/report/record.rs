@@ -191,36 +191,17 @@ pub struct ComparisonFact {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metric::Unit;
+    use crate::report::fixtures::{self, comparison};
     use rstest::rstest;
 
     fn facts(stored: StoredState, verdicts: &[&str]) -> BaselineFacts {
         BaselineFacts {
-            request: RequestKind::Generation,
-            model: None,
-            endpoint: "POST /v1/chat/completions".into(),
-            iterations: 10,
-            failed: 0,
-            busy_s: 4.0,
             stored,
             comparisons: verdicts
                 .iter()
-                .map(|verdict| ComparisonFact {
-                    figure: "ttft".into(),
-                    unit: Unit::Duration,
-                    verdict: verdict.to_string(),
-                    stored_median: 0.1,
-                    measured_median: 0.1,
-                    stored_cov: None,
-                    measured_cov: None,
-                    ratio: None,
-                    low: None,
-                    high: None,
-                    tolerance: 0.1,
-                    sentence: String::new(),
-                })
+                .map(|verdict| comparison("ttft", verdict, 0.1, 0.1))
                 .collect(),
-            written: None,
+            ..fixtures::facts(RequestKind::Generation, None)
         }
     }
 

@@ -1,5 +1,6 @@
 //! `summary.md`: the human summary of a run, for a CI job page or a terminal.
 
+use super::markdown::cell;
 use super::record::{Record, Status};
 use crate::text::format_seconds;
 
@@ -22,7 +23,7 @@ pub fn render(records: &[Record]) -> String {
             .collect();
         text.push_str(&format!(
             "| `{}` | {} | {} | {} |\n",
-            record.name,
+            cell(&record.name),
             record.status.as_str(),
             format_seconds(record.duration_s),
             figures.join(", ")

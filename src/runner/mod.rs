@@ -269,7 +269,7 @@ impl Runner {
         let records = self.book.all();
         match &self.config.nextest_run_id {
             Some(run_id) => report::write_shared_run(&self.config.out_dir, run_id, &records),
-            None => report::write_artifacts(&self.config.out_dir, &records),
+            None => report::write_artifacts(&self.config.out_dir, &records, &[]),
         }
     }
 
