@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::store::baselines::{UpdateMode, is_ci};
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `PERFCASE_SCENARIOS`: folder searched for `*.toml` scenario files.
@@ -13,6 +15,14 @@ pub struct Config {
     pub suite: Option<String>,
     /// `PERFCASE_SUITES`: folder of suite files.
     pub suites_dir: PathBuf,
+    /// `PERFCASE_BASELINES`: folder of stored baselines, `<scenario>.json` each.
+    pub baselines_dir: PathBuf,
+    /// `CI`: set by CI services; decides the default update mode and whether a missing
+    /// baseline fails.
+    pub ci: bool,
+    /// `PERFCASE_UPDATE`: what a run writes of its baselines; a bad value is kept as its
+    /// message, which every baseline case reports.
+    pub update: Result<UpdateMode, String>,
     /// `NEXTEST_RUN_ID`: set by cargo-nextest, which runs each case in a process of its own.
     pub nextest_run_id: Option<String>,
 }
@@ -20,6 +30,7 @@ pub struct Config {
 impl Config {
     pub fn from_env() -> Config {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let ci = is_ci(var("CI").as_deref());
         Config {
             scenario_root: var("PERFCASE_SCENARIOS")
                 .unwrap_or_else(|| "scenarios".into())
@@ -31,6 +42,12 @@ impl Config {
             suites_dir: var("PERFCASE_SUITES")
                 .unwrap_or_else(|| "suites".into())
                 .into(),
+            baselines_dir: var("PERFCASE_BASELINES")
+                .unwrap_or_else(|| "baselines".into())
+                .into(),
+            ci,
+            update: UpdateMode::parse(var("PERFCASE_UPDATE").as_deref(), ci)
+                .map_err(|e| e.to_string()),
             nextest_run_id: var("NEXTEST_RUN_ID"),
         }
     }

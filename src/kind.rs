@@ -10,6 +10,7 @@ pub enum Kind {
     Load,
     Smoke,
     Inference,
+    Baseline,
 }
 
 impl Kind {
@@ -18,6 +19,7 @@ impl Kind {
             Kind::Load => "load",
             Kind::Smoke => "smoke",
             Kind::Inference => "inference",
+            Kind::Baseline => "baseline",
         }
     }
 }

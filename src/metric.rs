@@ -77,6 +77,8 @@ pub const METRICS: &[Metric] = &[
 /// Statistics over repeated measurements (or, for `itl`, over the gaps of one stream).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stat {
+    /// How many values the sample holds.
+    Count,
     Mean,
     Median,
     Min,
@@ -92,6 +94,7 @@ pub enum Stat {
 }
 
 pub const STATS: &[(&str, Stat)] = &[
+    ("count", Stat::Count),
     ("mean", Stat::Mean),
     ("median", Stat::Median),
     ("min", Stat::Min),
@@ -127,6 +130,7 @@ impl FigureRef {
     pub fn unit(self) -> Unit {
         match self.stat {
             Some(Stat::Cov) => Unit::Ratio,
+            Some(Stat::Count) => Unit::Count,
             _ => self.metric.unit,
         }
     }
@@ -135,6 +139,7 @@ impl FigureRef {
     pub fn direction(self) -> Direction {
         match self.stat {
             Some(Stat::Stddev | Stat::Cov) => LowerIsBetter,
+            Some(Stat::Count) => Neither,
             _ => self.metric.direction,
         }
     }

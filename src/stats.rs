@@ -94,6 +94,7 @@ impl Summary {
     pub fn get(&self, stat: Stat) -> Option<f64> {
         let at = |q| Some(quantile(&self.sorted, q));
         match stat {
+            Stat::Count => Some(self.sorted.len() as f64),
             Stat::Mean => Some(self.mean),
             Stat::Median | Stat::P50 => Some(self.median()),
             Stat::Min => self.sorted.first().copied(),
@@ -238,6 +239,7 @@ mod tests {
         assert_eq!(
             names,
             [
+                "ttft.count",
                 "ttft.mean",
                 "ttft.median",
                 "ttft.min",
@@ -251,12 +253,13 @@ mod tests {
                 "ttft.p99.9"
             ]
         );
-        let cov = &figures[5];
+        assert_eq!((figures[0].value, figures[0].unit), (4.0, Unit::Count));
+        let cov = &figures[6];
         assert_eq!(cov.unit, Unit::Ratio);
         assert!(close(Some(cov.value), Some(0.516_397_779_494_322_3)));
-        assert_eq!(figures[7].display_value(), "370ms");
+        assert_eq!(figures[8].display_value(), "370ms");
         assert!(
-            figures
+            figures[1..]
                 .iter()
                 .all(|f| f.name == "ttft.cov" || f.unit == Unit::Duration)
         );
@@ -267,8 +270,9 @@ mod tests {
         let rate = find_metric("tokens_per_s").unwrap();
         let figures = Summary::of(&[42.0]).unwrap().figures(rate);
         assert_eq!(figures.len(), STATS.len() - 2);
+        assert_eq!((figures[0].value, figures[0].unit), (1.0, Unit::Count));
         assert!(
-            figures
+            figures[1..]
                 .iter()
                 .all(|f| f.value == 42.0 && f.unit == Unit::Rate)
         );

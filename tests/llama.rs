@@ -253,3 +253,139 @@ fn a_server_that_cannot_start_fails_every_check_with_its_log() {
         run.explain()
     );
 }
+
+/// A generation baseline against the real server: recorded, then five unchanged runs in a
+/// row pass the gate, and a stored baseline made twice as good as this server fails it.
+#[test]
+fn a_generation_baseline_records_passes_unchanged_runs_and_catches_a_regression() {
+    let _serial = serial();
+    let checks = r#"
+[[baseline]]
+name = "generate"
+model = "smollm2"
+prompt = "Write a short paragraph about the history of bridges."
+endpoint = "chat"
+params = { temperature = 0, max_tokens = 32, seed = 42 }
+extra = { cache_prompt = false, ignore_eos = true }
+iterations = 8
+warmup = 1
+expect = { min_output_tokens = 32 }
+thresholds = { "tokens_per_s.median" = "> 10", "ttft.p95" = "< 5s" }
+regression = { tolerance = "25%" }
+"#;
+    let ws = Workspace::new(&[("llama.toml", &format!("{}{checks}", llama_target("")))]);
+    let case = "baseline::llama::generate";
+    let recorded = ws.run(&[], &[("PERFCASE_UPDATE", "always")]);
+    recorded.assert_outcome(case, "ok");
+    let samples = ws.read_out("samples/baseline__llama__generate.csv");
+    assert!(
+        samples.starts_with("timestamp,model,iter,total_duration_ms,prompt_tokens,prompt_eval_ms,gen_tokens,gen_eval_ms,tokens_per_s,ttft_ms,"),
+        "{samples}"
+    );
+    let mut reader = csv::Reader::from_reader(samples.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 8);
+    for row in &rows {
+        assert_eq!(&row[column("model")], "smollm2");
+        assert_eq!(&row[column("gen_tokens")], "32");
+        assert!(
+            !row[column("prompt_eval_ms")].is_empty() && !row[column("gen_eval_ms")].is_empty()
+        );
+        // The client's decode rate and the server's own agree.
+        let client: f64 = row[column("tokens_per_s")].parse().unwrap();
+        let server: f64 = row[column("server_tokens_per_s")].parse().unwrap();
+        assert!(
+            (client / server - 1.0).abs() < 0.10,
+            "client {client} server {server}"
+        );
+    }
+    let stored_path = ws.dir.path().join("baselines/llama.json");
+    let stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&stored_path).unwrap()).unwrap();
+    let entry = &stored["checks"]["generate"];
+    assert_eq!(entry["against"]["server_version"], "llamacpp", "{entry}");
+    assert!(
+        entry["against"]["model_digest"]
+            .as_str()
+            .unwrap()
+            .contains("n_params="),
+        "{entry}"
+    );
+
+    let mut passed = 0;
+    for _ in 0..5 {
+        let again = ws.run(&[], &[("CI", "true")]);
+        if again.outcome(case).as_deref() == Some("ok") {
+            passed += 1;
+        } else {
+            eprintln!("{}", again.explain());
+        }
+    }
+    assert_eq!(passed, 5, "unchanged runs that passed the gate");
+
+    // Twice the decode rate and half the time to first token of what this server does.
+    let mut too_good = stored.clone();
+    let samples = &mut too_good["checks"]["generate"]["samples"];
+    for (metric, factor) in [("tokens_per_s", 2.0), ("ttft", 0.5)] {
+        for value in samples[metric].as_array_mut().unwrap() {
+            *value = serde_json::json!(value.as_f64().unwrap() * factor);
+        }
+    }
+    std::fs::write(
+        &stored_path,
+        serde_json::to_string_pretty(&too_good).unwrap(),
+    )
+    .unwrap();
+    let regressed = ws.run(&[], &[("CI", "true")]);
+    regressed.assert_outcome(case, "FAILED");
+    regressed.assert_says(
+        "tokens_per_s against the stored baseline: expected median within 25% of the stored",
+    );
+    regressed.assert_says("ttft against the stored baseline");
+    regressed.assert_says("regressed: median tokens_per_s");
+    regressed.assert_says("beyond the 25% tolerance");
+    let report = ws.read_out("report.md");
+    assert!(
+        report.contains("smollm2") && report.contains("regressed"),
+        "{report}"
+    );
+}
+
+#[test]
+fn an_embeddings_baseline_against_the_real_server() {
+    let _serial = serial();
+    let checks = r#"
+[[baseline]]
+name = "embed"
+model = "smollm2"
+input = ["The lighthouse keeper opened the door.", "A ship passed in the night."]
+iterations = 6
+expect = { dimensions = 576 }
+thresholds = { "latency.p95" = "< 10s", "inputs_per_s.median" = "> 1" }
+regression = { required = false }
+"#;
+    let target = llama_target("--embeddings --pooling mean");
+    let ws = Workspace::new(&[("llama.toml", &format!("{target}{checks}"))]);
+    let run = ws.run(&[], &[("CI", "true")]);
+    run.assert_outcome("baseline::llama::embed", "ok");
+    let samples = ws.read_out("samples/baseline__llama__embed.csv");
+    let mut lines = samples.lines();
+    assert_eq!(
+        lines.next(),
+        Some("timestamp,iter,model,latency_ms,inputs,dimensions,inputs_per_s,prompt_tokens,error")
+    );
+    let sample_rows: Vec<&str> = lines.collect();
+    assert_eq!(sample_rows.len(), 6, "{samples}");
+    assert!(
+        sample_rows
+            .iter()
+            .all(|r| r.contains(",smollm2,") && r.contains(",2,576.000,")),
+        "{samples}"
+    );
+    let summary = ws.read_out("summary.csv");
+    assert!(summary.contains(",missing,"), "{summary}");
+    let row = &rows(&ws)["baseline::llama::embed"];
+    assert!(num(row, "inputs_per_s.median") > 1.0);
+}

@@ -2,6 +2,7 @@
 //! to load. What a check does is its [`Spec`], one variant per kind; the kind, and with it
 //! the first part of the name, is derived from the spec and never stored beside it.
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,7 +10,11 @@ use super::naming::case_name;
 use crate::client::http::HttpRequest;
 use crate::inference::client::Limits;
 use crate::inference::request::InferenceRequest;
+use crate::judge::baseline::Tolerance;
 use crate::kind::Kind;
+use crate::metric::{FigureRef, Metric};
+use crate::scenario::Threshold;
+use crate::scenario::baseline::Measured;
 use crate::scenario::diagnostic::SourceFile;
 use crate::scenario::{InferenceCheck, Size, SmokeCheck};
 use crate::target::Target;
@@ -39,6 +44,7 @@ pub enum CaseBody {
 pub enum Spec {
     Smoke(Arc<SmokeSpec>),
     Inference(Arc<InferenceSpec>),
+    Baseline(Arc<BaselineSpec>),
 }
 
 /// How a case may overlap others while it runs.
@@ -51,6 +57,10 @@ pub enum Schedule {
     /// server at the same time, or each would measure the other's load (unless the target
     /// says it is meant to be measured concurrently).
     MeasuresTarget,
+    /// Runs alone: no other case of any kind or target runs meanwhile. A baseline's
+    /// figures are compared with those of another day, so even a smoke check's few
+    /// requests, or another server computing on this machine, would be noise in them.
+    Alone,
 }
 
 /// A smoke check compiled for running: request built, schema compiled, limits settled.
@@ -71,11 +81,50 @@ pub struct InferenceSpec {
     pub limits: Limits,
 }
 
+/// A baseline check compiled for running: the request it repeats, built as its own kind
+/// builds it, and how the repetitions are counted and judged.
+pub struct BaselineSpec {
+    pub request: RepeatedRequest,
+    pub measured: Measured,
+    pub iterations: u32,
+    pub warmup: u32,
+    pub pause: Option<Duration>,
+    pub max_duration: Duration,
+    pub thresholds: Vec<StatThreshold>,
+    pub gate: Gate,
+}
+
+/// Boxed: a compiled smoke request is large beside a model request.
+pub enum RepeatedRequest {
+    Http(Box<SmokeSpec>),
+    Model(InferenceSpec),
+}
+
+/// A threshold on a statistic over the iterations (`"ttft.p95" = "< 500ms"`).
+pub struct StatThreshold {
+    pub figure: FigureRef,
+    pub threshold: Threshold,
+    /// Where the threshold is written, for `file:line:col` when it fails.
+    pub at: Range<usize>,
+}
+
+/// How the measurement is compared with the stored baseline.
+pub struct Gate {
+    pub tolerance: Tolerance,
+    /// The metrics whose medians are compared.
+    pub metrics: Vec<&'static Metric>,
+    /// Whether a missing stored baseline fails the check under `CI`.
+    pub required: bool,
+    /// Where the check's `regression` table is written (the check itself when absent).
+    pub at: Range<usize>,
+}
+
 impl Spec {
     pub fn kind(&self) -> Kind {
         match self {
             Spec::Smoke(_) => Kind::Smoke,
             Spec::Inference(_) => Kind::Inference,
+            Spec::Baseline(_) => Kind::Baseline,
         }
     }
 
@@ -83,6 +132,7 @@ impl Spec {
         match self {
             Spec::Smoke(_) => Schedule::Parallel,
             Spec::Inference(_) => Schedule::MeasuresTarget,
+            Spec::Baseline(_) => Schedule::Alone,
         }
     }
 }

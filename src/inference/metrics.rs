@@ -45,6 +45,10 @@ pub struct InferenceMetrics {
     pub prompt_tokens: Option<u64>,
     pub prompt_tokens_per_s: Option<f64>,
     pub load_s: Option<f64>,
+    /// The server's own time for the prompt and for decoding (llama.cpp `timings`, Ollama
+    /// durations): what a baseline's per-iteration rows keep beside the client's figures.
+    pub prompt_eval_s: Option<f64>,
+    pub decode_s: Option<f64>,
     /// Says so when the server's token count and the content chunks seen
     /// disagree, since then one chunk is not one token and the per-chunk
     /// figures (itl) measure something coarser than tokens.
@@ -84,6 +88,8 @@ pub fn compute(t: &Timeline, s: &ServerCounts) -> InferenceMetrics {
             .zip(s.prompt_seconds)
             .and_then(|(n, secs)| per_second(n, secs)),
         load_s: s.load_seconds,
+        prompt_eval_s: s.prompt_seconds,
+        decode_s: s.decode_seconds,
         count_note: count_note(t, s.output_tokens, chunks),
     }
 }

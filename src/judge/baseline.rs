@@ -127,7 +127,7 @@ impl Verdict {
         self == Verdict::Regressed
     }
 
-    fn word(self) -> &'static str {
+    pub fn word(self) -> &'static str {
         match self {
             Verdict::Regressed => "regressed",
             Verdict::Improved => "improved",

@@ -21,6 +21,12 @@ pub enum Cause {
     Schema,
     Answer,
     Threshold,
+    /// A baseline's iterations: some failed, or not all ran within `max_duration`.
+    Iterations,
+    /// A compared median moved beyond the tolerance the worse way.
+    Regression,
+    /// A stored baseline the check requires is missing.
+    Baseline,
 }
 
 impl Cause {
@@ -32,6 +38,9 @@ impl Cause {
             Cause::Schema => "schema",
             Cause::Answer => "answer",
             Cause::Threshold => "threshold",
+            Cause::Iterations => "iterations",
+            Cause::Regression => "regression",
+            Cause::Baseline => "baseline",
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod markdown;
 pub mod performance;
 pub mod performance_csv;
 pub mod record;
+pub mod samples;
 pub mod summary;
 
 use std::path::{Path, PathBuf};
@@ -58,6 +59,12 @@ fn remove_if_present(path: &Path) -> std::io::Result<()> {
     }
 }
 
+/// The run history, for the trend in `report.md`. Best effort: a history that cannot be
+/// read has already turned the case that appended to it into an error saying why.
+pub fn read_history(out_dir: &Path) -> Vec<HistoryRow> {
+    crate::store::history::read(&out_dir.join("history.csv")).unwrap_or_default()
+}
+
 /// Stores one process's records under the run id and rewrites the artifacts from every
 /// record stored for that run so far.
 pub fn write_shared_run(
@@ -88,12 +95,12 @@ pub fn write_shared_run(
         all.push(record);
     }
     all.sort_by(|a, b| a.name.cmp(&b.name));
-    write_artifacts(out_dir, &all, &[])
+    write_artifacts(out_dir, &all, &read_history(out_dir))
 }
 
 /// A file name for a case name that no other case name maps to: `::` becomes `__`, and
 /// every other character outside `[A-Za-z0-9.-]` (an `_` included) is escaped as `_xx`.
-fn sanitize(name: &str) -> String {
+pub(crate) fn sanitize(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut rest = name;
     while let Some(c) = rest.chars().next() {

@@ -9,6 +9,11 @@ use crate::target::Redactor;
 use crate::text::printable;
 
 pub struct RunContext<'a> {
+    /// The case's name, scenario and check (`baseline::local-llm::generate`, `local-llm`,
+    /// `generate`): what its artifacts and stored files are named by.
+    pub case: &'a str,
+    pub scenario: &'a str,
+    pub check: &'a str,
     pub config: &'a Config,
     pub redactor: &'a Redactor,
     /// The scenario file the case's check was written in.

@@ -1,14 +1,15 @@
 //! Running one inference check: target up, model present, generate or embed, judge.
 
 use crate::catalog::InferenceSpec;
-use crate::inference::client::generate;
+use crate::inference::client::{Generation, generate};
 use crate::inference::embed::{self, embed};
 use crate::inference::models::{has_model, list_models};
 use crate::inference::request::{EmbeddingsRequest, GenerationRequest, InferenceRequest};
+use crate::judge::Violation;
 use crate::judge::embeddings::judge_embeddings;
 use crate::judge::inference::{Answer, judge_inference};
 use crate::metric::Figure;
-use crate::target::Target;
+use crate::target::{Redactor, Target};
 
 use super::context::RunContext;
 use super::outcome::{ErrorCause, Outcome};
@@ -27,7 +28,7 @@ pub async fn run(context: &RunContext<'_>, target: &Target, spec: &InferenceSpec
     }
 }
 
-fn to_figures(figures: Vec<(&'static str, f64)>) -> Vec<Figure> {
+pub(super) fn to_figures(figures: Vec<(&'static str, f64)>) -> Vec<Figure> {
     figures
         .into_iter()
         .map(|(name, value)| Figure::new(name, value))
@@ -46,18 +47,7 @@ async fn run_generation(
     };
     let metrics = &generation.metrics;
     let figures = to_figures(metrics.figures());
-    let answer = Answer {
-        text: &generation.text,
-        finish_reason: generation.finish_reason.as_deref(),
-        output_tokens: metrics.output_tokens,
-    };
-    let violations = judge_inference(
-        &spec.check.expect,
-        spec.schema.as_deref(),
-        &answer,
-        &figures,
-        context.redactor,
-    );
+    let violations = judge_generation(spec, &generation, &figures, context.redactor);
     let mode = if request.stream {
         "streaming"
     } else {
@@ -88,6 +78,27 @@ async fn run_generation(
         context.redactor.excerpt(&generation.text, 500)
     );
     outcome
+}
+
+/// The answer and the figures of one generation against the check's expectations.
+pub(super) fn judge_generation(
+    spec: &InferenceSpec,
+    generation: &Generation,
+    figures: &[Figure],
+    redactor: &Redactor,
+) -> Vec<Violation> {
+    let answer = Answer {
+        text: &generation.text,
+        finish_reason: generation.finish_reason.as_deref(),
+        output_tokens: generation.metrics.output_tokens,
+    };
+    judge_inference(
+        &spec.check.expect,
+        spec.schema.as_deref(),
+        &answer,
+        figures,
+        redactor,
+    )
 }
 
 async fn run_embeddings(
@@ -128,7 +139,7 @@ async fn run_embeddings(
 }
 
 /// Checks the model list once per target; every check of the target shares the answer.
-async fn ensure_model(target: &Target, model: &str) -> Result<(), String> {
+pub(super) async fn ensure_model(target: &Target, model: &str) -> Result<(), String> {
     // Only a successful listing is kept: a passing failure must not fail every later check.
     let listing = target.models.get_or_try_init(|| list_models(target)).await;
     match listing {

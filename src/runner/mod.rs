@@ -8,6 +8,7 @@
 //! A managed target is stopped as soon as the last case that will run against it is done,
 //! so one scenario's server does not run (and compete) during the next scenario's checks.
 
+pub mod baseline;
 pub mod book;
 pub mod context;
 pub mod inference;
@@ -26,6 +27,7 @@ use once_cell::sync::OnceCell;
 use crate::args::Args;
 use crate::catalog::{Case, CaseBody, Spec};
 use crate::config::Config;
+use crate::report::record::BaselineFacts;
 use crate::report::{self, Record, Status};
 use crate::target::{Redactor, Target};
 use crate::text::printable;
@@ -192,6 +194,9 @@ impl Runner {
                 let turn = self.scheduler.turn(spec.schedule(), target);
                 let _held = turn.wait();
                 let context = RunContext {
+                    case: &case.name,
+                    scenario: &case.scenario,
+                    check: &case.check,
                     config: &self.config,
                     redactor: &self.redactor,
                     file: &case.file,
@@ -249,7 +254,9 @@ impl Runner {
                 .map(|(name, value)| (name, self.for_artifacts(&value)))
                 .collect(),
             details: self.for_artifacts(&outcome.details),
-            baseline: outcome.baseline,
+            baseline: outcome
+                .baseline
+                .map(|facts| self.facts_for_artifacts(facts)),
         }
     }
 
@@ -257,6 +264,17 @@ impl Runner {
     /// made visible, so that no artifact or terminal line carries either.
     fn for_artifacts(&self, text: &str) -> String {
         printable(&self.redactor.redact(text)).into_owned()
+    }
+
+    /// A baseline's texts go through [`Runner::for_artifacts`] like every other text.
+    fn facts_for_artifacts(&self, mut facts: BaselineFacts) -> BaselineFacts {
+        facts.model = facts.model.map(|model| self.for_artifacts(&model));
+        facts.endpoint = self.for_artifacts(&facts.endpoint);
+        facts.written = facts.written.map(|path| self.for_artifacts(&path));
+        for comparison in &mut facts.comparisons {
+            comparison.sentence = self.for_artifacts(&comparison.sentence);
+        }
+        facts
     }
 
     fn store(&self, record: Record) {
@@ -269,7 +287,10 @@ impl Runner {
         let records = self.book.all();
         match &self.config.nextest_run_id {
             Some(run_id) => report::write_shared_run(&self.config.out_dir, run_id, &records),
-            None => report::write_artifacts(&self.config.out_dir, &records, &[]),
+            None => {
+                let history = report::read_history(&self.config.out_dir);
+                report::write_artifacts(&self.config.out_dir, &records, &history)
+            }
         }
     }
 
@@ -304,6 +325,7 @@ async fn run_check(context: &RunContext<'_>, target: &Target, spec: &Spec) -> Ou
     match spec {
         Spec::Smoke(spec) => smoke::run(context, target, spec).await,
         Spec::Inference(spec) => inference::run(context, target, spec).await,
+        Spec::Baseline(spec) => baseline::run(context, target, spec).await,
     }
 }
 

@@ -33,6 +33,9 @@ pub enum ErrorCause {
     Unfinished,
     /// The harness itself failed (a panic): a bug to report.
     Bug,
+    /// An artifact or stored file the case writes or reads could not be (the samples file,
+    /// `history.csv`, a stored baseline).
+    Artifacts,
 }
 
 impl ErrorCause {
@@ -43,6 +46,7 @@ impl ErrorCause {
             ErrorCause::Request => "request",
             ErrorCause::Unfinished => "unfinished",
             ErrorCause::Bug => "bug",
+            ErrorCause::Artifacts => "artifacts",
         }
     }
 }
@@ -89,6 +93,18 @@ impl Outcome {
         };
         outcome.figures = figures;
         outcome
+    }
+
+    /// Turns a judged outcome into an error, keeping its figures and its message after the
+    /// error's: what was measured stays reported, and the run still fails.
+    pub fn keep_as_error(&mut self, cause: ErrorCause, message: impl Into<String>) {
+        let message = message.into();
+        self.message = Some(match self.message.take() {
+            Some(judged) => format!("{message}\n{judged}"),
+            None => message,
+        });
+        self.status = Status::Error;
+        self.cause = Some(cause.as_str().to_string());
     }
 
     fn with(status: Status, message: Option<String>) -> Outcome {

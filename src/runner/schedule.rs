@@ -17,33 +17,66 @@ use crate::target::Target;
 /// names it: two scenario files pointing at one server must not measure each other either.
 /// Servers on this machine (managed targets, loopback addresses) share one lock. Targets
 /// that opt into concurrent measuring share it with each other, across servers too.
+/// Above them one lock for the whole run: every case holds it shared, except a case that
+/// runs alone, which holds it exclusively.
 #[derive(Default)]
 pub struct Scheduler {
     servers: Mutex<HashMap<String, Arc<RwLock<()>>>>,
+    everything: RwLock<()>,
 }
 
 /// What a case must hold while it runs.
-pub enum Turn {
+pub struct Turn<'s> {
+    everything: &'s RwLock<()>,
+    on_server: OnServer,
+}
+
+enum OnServer {
+    /// Nothing more than its share of the run.
     Free,
+    /// The whole run to itself.
+    Alone,
     /// Alone on the server.
     Exclusive(Arc<RwLock<()>>),
     /// Beside the server's other cases that opted into concurrent measuring.
     Shared(Arc<RwLock<()>>),
 }
 
-/// Held while a case runs; dropping it lets the next measuring case of the server start.
-pub enum Held<'a> {
-    Nothing,
-    Exclusive(RwLockWriteGuard<'a, ()>),
-    Shared(RwLockReadGuard<'a, ()>),
+/// Held while a case runs; dropping it lets the cases waiting for it start. The server's
+/// guard is dropped before the run's.
+pub struct Held<'a> {
+    _server: Option<Guard<'a>>,
+    _everything: Guard<'a>,
+}
+
+/// Held for its drop only.
+enum Guard<'a> {
+    Exclusive { _held: RwLockWriteGuard<'a, ()> },
+    Shared { _held: RwLockReadGuard<'a, ()> },
 }
 
 impl Scheduler {
     /// The turn a case of this schedule takes against this target.
-    pub fn turn(&self, schedule: Schedule, target: &Target) -> Turn {
-        if schedule == Schedule::Parallel {
-            return Turn::Free;
+    pub fn turn(&self, schedule: Schedule, target: &Target) -> Turn<'_> {
+        let on_server = match schedule {
+            Schedule::Parallel => OnServer::Free,
+            Schedule::Alone => OnServer::Alone,
+            Schedule::MeasuresTarget => {
+                let lock = self.server_lock(target);
+                if target.measure_concurrently {
+                    OnServer::Shared(lock)
+                } else {
+                    OnServer::Exclusive(lock)
+                }
+            }
+        };
+        Turn {
+            everything: &self.everything,
+            on_server,
         }
+    }
+
+    fn server_lock(&self, target: &Target) -> Arc<RwLock<()>> {
         // Servers on this machine (managed ones, loopback addresses) share its cores,
         // whatever their ports: measuring one while another computes would measure both.
         let server = if target.managed.is_some() || is_loopback(&target.base_url) {
@@ -51,15 +84,8 @@ impl Scheduler {
         } else {
             target.base_url.origin().ascii_serialization()
         };
-        let lock = {
-            let mut servers = self.servers.lock().unwrap_or_else(|e| e.into_inner());
-            servers.entry(server).or_default().clone()
-        };
-        if target.measure_concurrently {
-            Turn::Shared(lock)
-        } else {
-            Turn::Exclusive(lock)
-        }
+        let mut servers = self.servers.lock().unwrap_or_else(|e| e.into_inner());
+        servers.entry(server).or_default().clone()
     }
 }
 
@@ -72,15 +98,38 @@ fn is_loopback(url: &url::Url) -> bool {
     }
 }
 
-impl Turn {
-    /// Waits for the server's lock (at once for a case that needs none).
+fn write(lock: &RwLock<()>) -> Guard<'_> {
+    Guard::Exclusive {
+        _held: lock.write().unwrap_or_else(|e| e.into_inner()),
+    }
+}
+
+fn read(lock: &RwLock<()>) -> Guard<'_> {
+    Guard::Shared {
+        _held: lock.read().unwrap_or_else(|e| e.into_inner()),
+    }
+}
+
+impl Turn<'_> {
+    /// Waits for the case's turn: the run's lock first, then the server's. Always in this
+    /// order, and a case holding the run's lock exclusively takes no other, so no two
+    /// cases can wait for each other.
     pub fn wait(&self) -> Held<'_> {
-        match self {
-            Turn::Free => Held::Nothing,
-            Turn::Exclusive(lock) => {
-                Held::Exclusive(lock.write().unwrap_or_else(|e| e.into_inner()))
-            }
-            Turn::Shared(lock) => Held::Shared(lock.read().unwrap_or_else(|e| e.into_inner())),
+        if let OnServer::Alone = self.on_server {
+            return Held {
+                _server: None,
+                _everything: write(self.everything),
+            };
+        }
+        let everything = read(self.everything);
+        let server = match &self.on_server {
+            OnServer::Free | OnServer::Alone => None,
+            OnServer::Exclusive(lock) => Some(write(lock)),
+            OnServer::Shared(lock) => Some(read(lock)),
+        };
+        Held {
+            _server: server,
+            _everything: everything,
         }
     }
 }
@@ -177,6 +226,8 @@ mod tests {
     #[case::both_opted_in(Schedule::MeasuresTarget, A, true, A, true, true)]
     #[case::one_opted_in(Schedule::MeasuresTarget, A, true, A, false, false)]
     #[case::smoke_beside_measuring(Schedule::Parallel, A, false, A, false, true)]
+    #[case::alone_after_measuring(Schedule::Alone, A, false, B, false, false)]
+    #[case::alone_even_when_opted_in(Schedule::Alone, A, true, A, true, false)]
     fn who_may_overlap(
         #[case] schedule: Schedule,
         #[case] first: &str,
@@ -188,5 +239,16 @@ mod tests {
         let first = (Schedule::MeasuresTarget, target(first, first_opts_in));
         let second = (schedule, target(second, second_opts_in));
         assert_eq!(overlaps(first, second, expected), expected);
+    }
+
+    #[rstest]
+    #[case::smoke_waits_for_a_baseline(Schedule::Alone, Schedule::Parallel)]
+    #[case::baseline_waits_for_a_smoke_check(Schedule::Parallel, Schedule::Alone)]
+    #[case::baseline_waits_for_a_baseline(Schedule::Alone, Schedule::Alone)]
+    fn a_case_that_runs_alone_overlaps_nothing(#[case] first: Schedule, #[case] second: Schedule) {
+        // Two remote servers: only the run's lock can keep them apart.
+        let first = (first, target(A, true));
+        let second = (second, target(B, true));
+        assert!(!overlaps(first, second, false));
     }
 }

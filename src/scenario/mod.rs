@@ -4,6 +4,7 @@
 //! every unknown key, malformed duration or threshold, unset variable and impossible
 //! combination is an error with a line and column, never a silently ignored setting.
 
+pub mod baseline;
 pub mod diagnostic;
 pub mod duration;
 pub mod inference;
@@ -19,6 +20,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
+pub use baseline::{BaselineCheck, BaselineRequest};
 pub use duration::Dur;
 pub use inference::{Endpoint, InferenceCheck, InferenceExpect, Message};
 pub use parse::{ParseError, ParseErrors, parse_scenario};
@@ -35,6 +37,9 @@ pub struct ScenarioDoc {
     pub smoke: Vec<Spanned<SmokeCheck>>,
     #[serde(default)]
     pub inference: Vec<Spanned<InferenceCheck>>,
+    /// Filled by [`parse_scenario`] from the `baseline` array (see [`baseline::from_toml`]).
+    #[serde(skip)]
+    pub baseline: Vec<Spanned<BaselineCheck>>,
 }
 
 /// Which wire protocol the target speaks; decides the endpoints model checks use.

@@ -65,8 +65,15 @@ pub fn parse_scenario(source: &str, vars: &dyn Vars) -> Result<ScenarioDoc, Pars
     table.get_mut().make_owned();
     interpolate_table(table.get_mut(), vars)
         .map_err(|(e, span)| ParseError::at(source, Some(span), e.message))?;
-    let doc = ScenarioDoc::deserialize(Deserializer::from(table))
-        .map_err(|e| ParseError::at(source, e.span(), with_suggestion(e.message())))?;
+    // Baseline checks are split between two structs by key, which serde cannot do.
+    let baseline = table.get_mut().remove("baseline");
+    let typing =
+        |e: toml::de::Error| ParseError::at(source, e.span(), with_suggestion(e.message()));
+    let mut doc = ScenarioDoc::deserialize(Deserializer::from(table)).map_err(typing)?;
+    if let Some(baseline) = baseline {
+        doc.baseline = super::baseline::from_toml(baseline)
+            .map_err(|e| ParseError::at(source, e.span, with_suggestion(&e.message)))?;
+    }
     let mut errors = Vec::new();
     validate(source, &doc, &mut errors);
     errors.sort_by_key(|e| (e.line, e.col));
@@ -128,16 +135,28 @@ fn validate(source: &str, doc: &ScenarioDoc, errors: &mut Vec<ParseError>) {
             errors.push(ParseError::at(source, Some(check.span()), message));
         }
     }
+    let baseline_names = doc.baseline.iter().map(|c| c.get_ref().name());
+    check_names(source, "baseline", baseline_names, errors);
+    for check in &doc.baseline {
+        place(source, check.span(), check.get_ref().validate(), errors);
+    }
     let inference_names = doc.inference.iter().map(|c| &c.get_ref().name);
     check_names(source, "inference", inference_names, errors);
     for check in &doc.inference {
-        for (message, at) in check.get_ref().validate() {
-            errors.push(ParseError::at(
-                source,
-                Some(at.unwrap_or(check.span())),
-                message,
-            ));
-        }
+        place(source, check.span(), check.get_ref().validate(), errors);
+    }
+}
+
+/// A check's problems, each at the value it points at or else at the check.
+fn place(
+    source: &str,
+    check: Range<usize>,
+    problems: Vec<(String, Option<Range<usize>>)>,
+    errors: &mut Vec<ParseError>,
+) {
+    for (message, at) in problems {
+        let at = at.unwrap_or_else(|| check.clone());
+        errors.push(ParseError::at(source, Some(at), message));
     }
 }
 

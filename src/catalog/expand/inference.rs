@@ -2,6 +2,7 @@
 //! when both are asked for; an embeddings check, never streamed, one case), each with its
 //! request body built for the target's API.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use toml::Spanned;
@@ -19,8 +20,32 @@ pub fn expand(
 ) -> Result<Vec<Case>, String> {
     let span = spanned.span();
     let check = Arc::new(spanned.into_inner());
+    let name = check.name.get_ref().clone();
+    let cases = specs(scope, check, &span)?
+        .into_iter()
+        .map(|(variant, spec)| {
+            Case::check(
+                scope.scenario,
+                check_name(&name, variant),
+                scope.file.clone(),
+                scope.target.clone(),
+                Spec::Inference(Arc::new(spec)),
+            )
+        })
+        .collect();
+    Ok(cases)
+}
+
+/// One spec per variant of the check (its stream modes), each with its request built for
+/// the target's API and its limits settled; errors are placed at `span`, the check. A
+/// baseline repeats what this builds.
+pub fn specs(
+    scope: &FileScope<'_>,
+    check: Arc<InferenceCheck>,
+    span: &Range<usize>,
+) -> Result<Vec<(Option<&'static str>, InferenceSpec)>, String> {
     let schema = scope
-        .schema(check.expect.json_schema.as_ref(), &span)?
+        .schema(check.expect.json_schema.as_ref(), span)?
         .map(Arc::new);
     let total = check.timeout.map_or(scope.target.timeout, |t| t.0);
     let limits = Limits {
@@ -35,25 +60,20 @@ pub fn expand(
             .as_ref()
             .map_or(scope.target.max_line, |limit| *limit.get_ref()),
     };
-    let name = check.name.get_ref();
-    let mut cases = Vec::new();
-    for (variant, stream) in check.variants() {
-        let request = build(scope.target.api, &check, stream).map_err(|e| scope.at(&span, e))?;
-        let spec = InferenceSpec {
-            check: check.clone(),
-            schema: schema.clone(),
-            request,
-            limits,
-        };
-        cases.push(Case::check(
-            scope.scenario,
-            check_name(name, variant),
-            scope.file.clone(),
-            scope.target.clone(),
-            Spec::Inference(Arc::new(spec)),
-        ));
-    }
-    Ok(cases)
+    check
+        .variants()
+        .into_iter()
+        .map(|(variant, stream)| {
+            let request = build(scope.target.api, &check, stream).map_err(|e| scope.at(span, e))?;
+            let spec = InferenceSpec {
+                check: check.clone(),
+                schema: schema.clone(),
+                request,
+                limits,
+            };
+            Ok((variant, spec))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -2,14 +2,15 @@
 //! kind. This is where a check meets its target (request paths, API flavour, default
 //! timeouts) and where schema files are read; everything after it only runs cases.
 
+mod baseline;
 mod inference;
 mod smoke;
 
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::scenario::ScenarioDoc;
 use crate::scenario::diagnostic::SourceFile;
+use crate::scenario::{BaselineRequest, ScenarioDoc, SmokeCheck};
 use crate::target::{Secret, Target};
 
 use super::case::Case;
@@ -56,11 +57,7 @@ pub fn expand(scope: &FileScope<'_>, doc: ScenarioDoc) -> Result<Expanded, Strin
     let mut expanded = Expanded::default();
     let mut errors = Vec::new();
     for check in doc.smoke {
-        let request = check.get_ref();
-        let headers = request.headers.values().cloned().map(Secret::Header);
-        let query = request.query.iter();
-        let params = query.filter_map(|(name, value)| Secret::query_param(name, value));
-        expanded.secrets.extend(headers.chain(params));
+        expanded.secrets.extend(request_secrets(check.get_ref()));
         match smoke::expand(scope, check) {
             Ok(case) => expanded.cases.push(case),
             Err(e) => errors.push(e),
@@ -72,11 +69,29 @@ pub fn expand(scope: &FileScope<'_>, doc: ScenarioDoc) -> Result<Expanded, Strin
             Err(e) => errors.push(e),
         }
     }
+    for check in doc.baseline {
+        if let BaselineRequest::Http(request) = &check.get_ref().request {
+            expanded.secrets.extend(request_secrets(request));
+        }
+        match baseline::expand(scope, check) {
+            Ok(case) => expanded.cases.push(case),
+            Err(e) => errors.push(e),
+        }
+    }
     if errors.is_empty() {
         Ok(expanded)
     } else {
         Err(errors.join("\n"))
     }
+}
+
+/// The secrets an HTTP request adds: its header values, and its credential-like query
+/// parameters.
+fn request_secrets(request: &SmokeCheck) -> Vec<Secret> {
+    let headers = request.headers.values().cloned().map(Secret::Header);
+    let query = request.query.iter();
+    let params = query.filter_map(|(name, value)| Secret::query_param(name, value));
+    headers.chain(params).collect()
 }
 
 #[cfg(test)]

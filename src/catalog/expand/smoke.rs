@@ -1,5 +1,6 @@
 //! A `[[smoke]]` check becomes one case: its request built, its schema compiled.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use toml::Spanned;
@@ -12,16 +13,7 @@ use crate::target::header_map;
 
 pub fn expand(scope: &FileScope<'_>, spanned: Spanned<SmokeCheck>) -> Result<Case, String> {
     let span = spanned.span();
-    let check = spanned.into_inner();
-    let schema = scope.schema(check.expect.json_schema.as_ref(), &span)?;
-    let request = build_request(&check).map_err(|e| scope.at(&span, e))?;
-    let spec = SmokeSpec {
-        timeout: check.timeout.map_or(scope.target.timeout, |t| t.0),
-        max_body: check.max_body.unwrap_or(scope.target.max_body),
-        check,
-        request,
-        schema,
-    };
+    let spec = spec(scope, spanned.into_inner(), &span)?;
     Ok(Case::check(
         scope.scenario,
         spec.check.name.get_ref().clone(),
@@ -29,6 +21,24 @@ pub fn expand(scope: &FileScope<'_>, spanned: Spanned<SmokeCheck>) -> Result<Cas
         scope.target.clone(),
         Spec::Smoke(Arc::new(spec)),
     ))
+}
+
+/// The check's request built, its schema compiled and its limits settled against the
+/// target; errors are placed at `span`, the check. A baseline repeats what this builds.
+pub fn spec(
+    scope: &FileScope<'_>,
+    check: SmokeCheck,
+    span: &Range<usize>,
+) -> Result<SmokeSpec, String> {
+    let schema = scope.schema(check.expect.json_schema.as_ref(), span)?;
+    let request = build_request(&check).map_err(|e| scope.at(span, e))?;
+    Ok(SmokeSpec {
+        timeout: check.timeout.map_or(scope.target.timeout, |t| t.0),
+        max_body: check.max_body.unwrap_or(scope.target.max_body),
+        check,
+        request,
+        schema,
+    })
 }
 
 fn build_request(check: &SmokeCheck) -> Result<HttpRequest, String> {

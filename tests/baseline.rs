@@ -1,0 +1,342 @@
+//! `[[baseline]]` end to end against servers whose timing is known: an in-process server
+//! that answers after a fixed delay (no real server holds a delay on demand), for the
+//! statistics, the regression gate, update modes, history and interruption; the real
+//! llama-server cases are in tests/llama_baseline.rs.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use support::run::{Run, Workspace};
+use support::scripted::{Route, ScriptedServer, Step, respond};
+
+/// An HTTP server on 127.0.0.1 that answers `GET /ok` after `delay`, one request at a time
+/// per connection.
+fn delayed(delay: Duration) -> ScriptedServer {
+    let mut steps = vec![Step::Sleep(delay)];
+    steps.extend(respond(200, "application/json", "{\"ok\":true}"));
+    ScriptedServer::start(vec![Route {
+        method: "GET",
+        path: "/ok",
+        steps,
+    }])
+}
+
+fn scenario(server: &ScriptedServer, check: &str) -> String {
+    format!(
+        "[target]\nbase_url = \"{}\"\ntimeout = \"5s\"\n\n[[baseline]]\nname = \"ok\"\nget = \"/ok\"\n{check}",
+        server.url()
+    )
+}
+
+/// The rows of a CSV artifact by the value of `key`.
+fn csv_rows(text: &str) -> Vec<HashMap<String, String>> {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            headers
+                .iter()
+                .map(str::to_string)
+                .zip(r.iter().map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+fn figure(run: &Run, case: &str, name: &str) -> f64 {
+    let text = std::fs::read_to_string(run.out.join("results.csv")).unwrap();
+    let rows = csv_rows(&text);
+    let row = rows
+        .iter()
+        .find(|r| r["name"] == case)
+        .unwrap_or_else(|| panic!("no row for {case} in\n{text}"));
+    row[name]
+        .parse()
+        .unwrap_or_else(|_| panic!("{name} = {:?}", row[name]))
+}
+
+const CASE: &str = "baseline::x::ok";
+
+#[test]
+fn statistics_of_a_fixed_delay_are_right_and_every_iteration_is_a_row() {
+    let server = delayed(Duration::from_millis(20));
+    let ws = Workspace::new(&[(
+        "x.toml",
+        &scenario(
+            &server,
+            "iterations = 12\nwarmup = 2\nthresholds = { \"latency.median\" = \"< 30ms\", \"latency.cov\" = \"< 20%\" }\nregression = { required = false }\n",
+        ),
+    )]);
+    let run = ws.run(&[], &[]);
+    run.assert_outcome(CASE, "ok");
+    assert_eq!(server.requests().len(), 14, "2 warmup + 12 counted");
+    // The server closes every connection, so each iteration also connects anew (a SYN, an
+    // accept, a thread of the test server): about a millisecond on top of the delay.
+    let median = figure(&run, CASE, "latency.median");
+    assert!((0.020..0.022).contains(&median), "median {median}");
+    assert_eq!(figure(&run, CASE, "latency.count"), 12.0);
+    assert_eq!(figure(&run, CASE, "error_rate"), 0.0);
+    let samples = ws.read_out("samples/baseline__x__ok.csv");
+    let rows = csv_rows(&samples);
+    assert_eq!(rows.len(), 12, "{samples}");
+    assert!(samples.starts_with("timestamp,iter,status,latency_ms,ttfb_ms,bytes,error\n"));
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row["iter"], (i + 1).to_string());
+        assert_eq!(row["status"], "200");
+        let ms: f64 = row["latency_ms"].parse().unwrap();
+        assert!((20.0..30.0).contains(&ms), "{row:?}");
+    }
+    // Without a stored baseline the comparison is reported as missing, never as passed.
+    assert!(ws.read_out("summary.csv").contains(",missing,"));
+    let report = ws.read_out("report.md");
+    assert!(report.contains("GET /ok"), "{report}");
+}
+
+#[test]
+fn failed_iterations_are_rows_and_fail_the_check_unless_an_error_rate_allows_them() {
+    // Every other answer is a 500.
+    let server = ScriptedServer::start(vec![Route {
+        method: "GET",
+        path: "/ok",
+        steps: respond(500, "text/plain", "boom"),
+    }]);
+    let ws = Workspace::new(&[(
+        "x.toml",
+        &scenario(
+            &server,
+            "iterations = 4\nwarmup = 0\nexpect = { status = 200 }\nregression = { required = false }\n",
+        ),
+    )]);
+    let run = ws.run(&[], &[]);
+    run.assert_outcome(CASE, "FAILED");
+    run.assert_says("failed iterations: expected none (set an error_rate threshold to allow some), observed 4 of 4");
+    let rows = csv_rows(&ws.read_out("samples/baseline__x__ok.csv"));
+    assert_eq!(rows.len(), 4);
+    assert!(
+        rows.iter()
+            .all(|r| r["status"] == "500" && r["error"].contains("status")),
+        "{rows:?}"
+    );
+    assert_eq!(figure(&run, CASE, "error_rate"), 1.0);
+
+    let allowed = Workspace::new(&[(
+        "x.toml",
+        &scenario(
+            &server,
+            "iterations = 4\nwarmup = 0\nexpect = { status = 200 }\nthresholds = { error_rate = \"< 50%\" }\nregression = { required = false }\n",
+        ),
+    )]);
+    let run = allowed.run(&[], &[]);
+    run.assert_outcome(CASE, "FAILED");
+    run.assert_says("x.toml:11:29: error_rate: expected < 50%, observed 100%");
+}
+
+/// Runs the check against a server of `delay` with the stored baselines of `ws`.
+fn run_with_delay(ws: &Workspace, delay: Duration, env: &[(&str, &str)]) -> Run {
+    let server = delayed(delay);
+    ws.write(
+        "scenarios/x.toml",
+        &scenario(
+            &server,
+            "iterations = 10\nwarmup = 1\nregression = { tolerance = \"10%\" }\n",
+        ),
+    );
+    ws.run(&[], env)
+}
+
+#[test]
+fn the_gate_passes_an_unchanged_server_and_catches_a_regression() {
+    let ws = Workspace::new(&[]);
+    let recorded = run_with_delay(
+        &ws,
+        Duration::from_millis(20),
+        &[("PERFCASE_UPDATE", "always")],
+    );
+    recorded.assert_outcome(CASE, "ok");
+    let stored = std::fs::read_to_string(ws.dir.path().join("baselines/x.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&stored).unwrap();
+    assert_eq!(
+        json["checks"]["ok"]["samples"]["latency"]
+            .as_array()
+            .unwrap()
+            .len(),
+        10
+    );
+    assert_eq!(json["checks"]["ok"]["against"]["api"], "http");
+
+    // Five runs in a row of the same server: none regressed.
+    for run in 0..5 {
+        let again = run_with_delay(&ws, Duration::from_millis(20), &[("CI", "true")]);
+        again.assert_outcome(CASE, "ok");
+        let summary = csv_rows(&std::fs::read_to_string(again.out.join("summary.csv")).unwrap());
+        assert_eq!(summary[0]["stored"], "compared", "run {run}");
+        assert_ne!(summary[0]["verdict"], "regressed", "run {run}");
+    }
+
+    // The same server 50% slower: regressed, with stored vs measured and the tolerance,
+    // placed at the check's regression table.
+    let slower = run_with_delay(&ws, Duration::from_millis(30), &[("CI", "true")]);
+    slower.assert_outcome(CASE, "FAILED");
+    slower.assert_says("x.toml:10:14: latency against the stored baseline: expected median within 10% of the stored 2");
+    slower.assert_says("regressed: median latency 3");
+    slower.assert_says("beyond the 10% tolerance");
+    let junit = std::fs::read_to_string(slower.out.join("junit.xml")).unwrap();
+    assert!(junit.contains("type=\"regression\""), "{junit}");
+    assert!(
+        std::fs::read_to_string(slower.out.join("report.md"))
+            .unwrap()
+            .contains("regressed")
+    );
+
+    // Faster: passes, and says so.
+    let faster = run_with_delay(&ws, Duration::from_millis(10), &[("CI", "true")]);
+    faster.assert_outcome(CASE, "ok");
+    let summary = csv_rows(&std::fs::read_to_string(faster.out.join("summary.csv")).unwrap());
+    assert_eq!(summary[0]["verdict"], "improved");
+
+    // Seven runs, seven history rows under one header.
+    let history = csv_rows(&std::fs::read_to_string(faster.out.join("history.csv")).unwrap());
+    assert_eq!(history.len(), 8, "{history:?}");
+    assert_eq!(history[6]["verdict"], "regressed");
+}
+
+#[test]
+fn update_modes_write_what_they_should() {
+    let ws = Workspace::new(&[]);
+    let stored = ws.dir.path().join("baselines/x.json");
+    let new = ws.dir.path().join("baselines/x.json.new");
+    // Under CI, by default: nothing written, and a missing required baseline fails.
+    let ci = run_with_delay(&ws, Duration::from_millis(5), &[("CI", "true")]);
+    ci.assert_outcome(CASE, "FAILED");
+    ci.assert_says("stored baseline: expected an entry \"ok\" in baselines/x.json, observed none");
+    let junit = std::fs::read_to_string(ci.out.join("junit.xml")).unwrap();
+    assert!(junit.contains("type=\"baseline\""), "{junit}");
+    assert!(!stored.exists() && !new.exists());
+
+    // Elsewhere, by default: `new`, a file for review beside the stored one.
+    let local = run_with_delay(&ws, Duration::from_millis(5), &[]);
+    local.assert_outcome(CASE, "ok");
+    assert!(new.exists() && !stored.exists());
+
+    // `always`: in place; another check's entry in the file is kept.
+    std::fs::rename(&new, &stored).unwrap();
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&stored).unwrap()).unwrap();
+    let entry = json["checks"]["ok"].clone();
+    json["checks"]["other"] = entry;
+    std::fs::write(&stored, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    let always = run_with_delay(
+        &ws,
+        Duration::from_millis(5),
+        &[("PERFCASE_UPDATE", "always")],
+    );
+    always.assert_outcome(CASE, "ok");
+    let after: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&stored).unwrap()).unwrap();
+    assert!(after["checks"]["other"].is_object(), "{after}");
+    assert_ne!(
+        after["checks"]["ok"]["recorded_at"],
+        serde_json::Value::Null
+    );
+
+    // `no`: nothing; a bad value is an error that names the accepted ones.
+    let before = std::fs::read(&stored).unwrap();
+    run_with_delay(&ws, Duration::from_millis(5), &[("PERFCASE_UPDATE", "no")])
+        .assert_outcome(CASE, "ok");
+    assert_eq!(std::fs::read(&stored).unwrap(), before);
+    let bad = run_with_delay(&ws, Duration::from_millis(5), &[("PERFCASE_UPDATE", "yes")]);
+    bad.assert_outcome(CASE, "FAILED");
+    bad.assert_says("yes");
+}
+
+#[test]
+fn a_history_with_another_header_is_refused_and_left_as_it_was() {
+    let ws = Workspace::new(&[]);
+    let foreign = "when,what\n1,2\n";
+    ws.write("out/history.csv", foreign);
+    let run = run_with_delay(&ws, Duration::from_millis(5), &[("PERFCASE_UPDATE", "no")]);
+    run.assert_outcome(CASE, "FAILED");
+    run.assert_says("history.csv");
+    assert_eq!(
+        std::fs::read_to_string(ws.out().join("history.csv")).unwrap(),
+        foreign
+    );
+}
+
+#[test]
+fn an_interrupted_run_leaves_the_stored_baseline_untouched() {
+    let ws = Workspace::new(&[]);
+    let recorded = run_with_delay(
+        &ws,
+        Duration::from_millis(5),
+        &[("PERFCASE_UPDATE", "always")],
+    );
+    recorded.assert_outcome(CASE, "ok");
+    let stored = ws.dir.path().join("baselines/x.json");
+    let before = std::fs::read(&stored).unwrap();
+    let server = delayed(Duration::from_millis(5));
+    ws.write(
+        "scenarios/x.toml",
+        &scenario(&server, "iterations = 50\nwarmup = 0\npause = \"200ms\"\n"),
+    );
+    let harness = ws
+        .command(&[], &[("PERFCASE_UPDATE", "always")])
+        .spawn()
+        .unwrap();
+    let mut harness = support::process::Guard::new(harness);
+    let started =
+        support::process::wait_until(Duration::from_secs(20), || server.requests().len() >= 3);
+    assert!(started.is_some(), "{}", ws.output());
+    harness.signal(libc::SIGINT);
+    assert!(
+        harness.wait(Duration::from_secs(20)).is_some(),
+        "{}",
+        ws.output()
+    );
+    assert_eq!(
+        std::fs::read(&stored).unwrap(),
+        before,
+        "the stored baseline changed"
+    );
+    assert!(!ws.dir.path().join("baselines/x.json.new").exists());
+    let junit = ws.read_out("junit.xml");
+    assert!(junit.contains("type=\"unfinished\""), "{junit}");
+}
+
+#[test]
+fn a_baseline_overlaps_no_other_case() {
+    let measured = delayed(Duration::from_millis(30));
+    let other = delayed(Duration::from_millis(60));
+    let smoke: String = (0..6)
+        .map(|i| format!("[[smoke]]\nname = \"s{i}\"\nget = \"/ok\"\n"))
+        .collect();
+    let ws = Workspace::new(&[
+        (
+            "a.toml",
+            &format!(
+                "[target]\nbase_url = \"{}\"\n[[baseline]]\nname = \"b\"\nget = \"/ok\"\niterations = 8\nwarmup = 0\nregression = {{ required = false }}\n",
+                measured.url()
+            ),
+        ),
+        (
+            "b.toml",
+            &format!("[target]\nbase_url = \"{}\"\n{smoke}", other.url()),
+        ),
+    ]);
+    let run = ws.run(&["--test-threads", "4"], &[]);
+    run.assert_outcome("baseline::a::b", "ok");
+    let baseline = measured.requests();
+    let first = baseline.first().unwrap().received_at;
+    let last = baseline.last().unwrap().received_at;
+    for request in other.requests() {
+        let at = request.received_at;
+        assert!(
+            at < first || at > last,
+            "a smoke request arrived while the baseline ran"
+        );
+    }
+}
