@@ -25,6 +25,8 @@ use expand::{FileScope, expand};
 pub use naming::scenario_name;
 use suite::Suite;
 
+use crate::scenario::baseline::RegressionDefaults;
+
 pub struct Catalog {
     pub cases: Vec<Case>,
     pub targets: Vec<Arc<Target>>,
@@ -73,7 +75,8 @@ impl Catalog {
                 catalog.cases.push(load_error_case(scenario, file, message));
                 continue;
             }
-            match load_file(config, &env, &scenario, &file) {
+            let defaults = suite.as_ref().map(|s| s.regression).unwrap_or_default();
+            match load_file(config, &env, &defaults, &scenario, &file) {
                 Ok(loaded) => {
                     secrets.extend(loaded.secrets);
                     catalog.targets.push(loaded.target);
@@ -201,6 +204,7 @@ struct LoadedFile {
 fn load_file(
     config: &Config,
     env: &Env,
+    regression: &RegressionDefaults,
     scenario: &str,
     file: &Path,
 ) -> Result<LoadedFile, String> {
@@ -224,6 +228,7 @@ fn load_file(
         scenario,
         file: &file,
         target: &target,
+        regression,
     };
     let expanded = expand(&scope, doc)?;
     secrets.extend(expanded.secrets);

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::kind::Kind;
+use crate::scenario::baseline::RegressionDefaults;
 use crate::scenario::diagnostic::{line_col, with_suggestion};
 
 #[derive(Debug, Deserialize)]
@@ -21,6 +22,9 @@ pub struct Suite {
     /// environment wins, so a CI job can still override a suite's default.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Defaults for the regression gate of the baseline checks it runs.
+    #[serde(default)]
+    pub regression: RegressionDefaults,
 }
 
 fn all_files() -> Vec<String> {
@@ -68,6 +72,17 @@ mod tests {
         assert!(globs[0].matches("gpu/a.toml"));
         assert!(!globs[0].matches("cpu/a.toml"));
         assert_eq!(suite.env["A"], "1");
+        assert!(suite.regression.tolerance.is_none());
+    }
+
+    #[test]
+    fn a_suite_sets_the_regression_defaults() {
+        let (suite, _) =
+            Suite::parse("[regression]\ntolerance = \"5%\"\nrequired = false\n").unwrap();
+        assert_eq!(suite.regression.tolerance.map(|t| t.0), Some(0.05));
+        assert_eq!(suite.regression.required, Some(false));
+        let error = Suite::parse("[regression]\ntolerence = \"5%\"\n").unwrap_err();
+        assert!(error.contains("unknown field `tolerence`"), "{error}");
     }
 
     #[rstest]

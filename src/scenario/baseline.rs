@@ -76,6 +76,15 @@ pub struct RegressionSpec {
     pub required: Option<bool>,
 }
 
+/// What a suite sets for the baseline checks it runs, where a check does not say:
+/// `[regression] tolerance = "5%"`, `required = false`.
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegressionDefaults {
+    pub tolerance: Option<Share>,
+    pub required: Option<bool>,
+}
+
 /// A share written as a percentage, `"10%"`: from 0 up to (not including) 100%.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Share(pub f64);

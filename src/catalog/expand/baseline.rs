@@ -10,7 +10,7 @@ use super::{FileScope, inference, smoke};
 use crate::catalog::case::{BaselineSpec, Case, Gate, RepeatedRequest, Spec, StatThreshold};
 use crate::judge::baseline::Tolerance;
 use crate::metric::find_metric;
-use crate::scenario::baseline::{BaselineSettings, Measured, threshold_figure};
+use crate::scenario::baseline::{BaselineSettings, Measured, RegressionDefaults, threshold_figure};
 use crate::scenario::{BaselineCheck, BaselineRequest};
 
 /// The gate's tolerance when neither the check nor the suite says.
@@ -40,7 +40,7 @@ pub fn expand(scope: &FileScope<'_>, spanned: Spanned<BaselineCheck>) -> Result<
         pause: settings.pause.map(|p| p.0),
         max_duration: settings.max_duration.0,
         thresholds: thresholds(&settings, measured),
-        gate: gate(&settings, measured, span),
+        gate: gate(&settings, scope.regression, measured, span),
     };
     Ok(Case::check(
         scope.scenario,
@@ -70,11 +70,18 @@ fn thresholds(settings: &BaselineSettings, measured: Measured) -> Vec<StatThresh
         .collect()
 }
 
-fn gate(settings: &BaselineSettings, measured: Measured, check: std::ops::Range<usize>) -> Gate {
+/// The check's regression table, else the suite's defaults, else 10% and required.
+fn gate(
+    settings: &BaselineSettings,
+    defaults: &RegressionDefaults,
+    measured: Measured,
+    check: std::ops::Range<usize>,
+) -> Gate {
     let regression = settings.regression.as_ref();
     let spec = regression.map(Spanned::get_ref);
     let share = spec
         .and_then(|r| r.tolerance)
+        .or(defaults.tolerance)
         .map_or(DEFAULT_TOLERANCE, |t| t.0);
     let names: Vec<&str> = match spec.and_then(|r| r.metrics.as_ref()) {
         Some(metrics) => metrics.iter().map(|m| m.get_ref().as_str()).collect(),
@@ -85,7 +92,10 @@ fn gate(settings: &BaselineSettings, measured: Measured, check: std::ops::Range<
             Tolerance::new(DEFAULT_TOLERANCE).expect("the default tolerance is a share")
         }),
         metrics: names.into_iter().filter_map(find_metric).collect(),
-        required: spec.and_then(|r| r.required).unwrap_or(true),
+        required: spec
+            .and_then(|r| r.required)
+            .or(defaults.required)
+            .unwrap_or(true),
         at: regression.map_or(check, Spanned::span),
     }
 }
@@ -175,5 +185,28 @@ mod tests {
             .map(|t| t.figure.to_string())
             .collect();
         assert_eq!(figures, ["tokens_per_s.mean", "ttft.p95", "error_rate"]);
+    }
+
+    #[rstest]
+    #[case::suite_fills_in("", 0.05, false)]
+    #[case::check_wins("regression = { tolerance = \"20%\", required = true }\n", 0.20, true)]
+    fn the_suite_sets_what_a_check_does_not(
+        #[case] regression: &str,
+        #[case] tolerance: f64,
+        #[case] required: bool,
+    ) {
+        use crate::scenario::baseline::{RegressionDefaults, Share};
+        let text = format!("{HEAD}[[baseline]]\nname = \"b\"\nget = \"/\"\n{regression}");
+        let mut doc = crate::scenario::parse_scenario(&text, &|_: &str| None).unwrap();
+        let check = doc.baseline.remove(0).into_inner();
+        let defaults = RegressionDefaults {
+            tolerance: Some(Share(0.05)),
+            required: Some(false),
+        };
+        let gate = super::gate(&check.settings, &defaults, check.measured(), 0..1);
+        assert_eq!(
+            (gate.tolerance.share(), gate.required),
+            (tolerance, required)
+        );
     }
 }

@@ -9,6 +9,7 @@ mod smoke;
 use std::ops::Range;
 use std::sync::Arc;
 
+use crate::scenario::baseline::RegressionDefaults;
 use crate::scenario::diagnostic::SourceFile;
 use crate::scenario::{BaselineRequest, ScenarioDoc, SmokeCheck};
 use crate::target::{Secret, Target};
@@ -20,6 +21,8 @@ pub struct FileScope<'a> {
     pub scenario: &'a str,
     pub file: &'a Arc<SourceFile>,
     pub target: &'a Arc<Target>,
+    /// The suite's defaults for the regression gate of baseline checks.
+    pub regression: &'a RegressionDefaults,
 }
 
 impl FileScope<'_> {
@@ -109,6 +112,7 @@ pub(crate) mod tests {
             scenario: "x",
             file: &file,
             target: &target,
+            regression: &RegressionDefaults::default(),
         };
         expand(&scope, doc)
     }
