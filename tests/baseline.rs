@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use support::run::{Run, Workspace};
-use support::scripted::{Route, ScriptedServer, Step, respond};
+use support::scripted::{Route, ScriptedServer, Step, chunk, chunked_head, last_chunk, respond};
 
 /// An HTTP server on 127.0.0.1 that answers `GET /ok` after `delay`, one request at a time
 /// per connection.
@@ -339,4 +339,92 @@ fn a_baseline_overlaps_no_other_case() {
             "a smoke request arrived while the baseline ran"
         );
     }
+}
+
+/// Ollama's wire format replayed at a known pace (Ollama cannot run here): the first token
+/// 100 ms after the request, three more 20 ms apart, and the server's own durations.
+fn ollama_paced() -> ScriptedServer {
+    let line = |text: &str| Step::Write(chunk(format!("{text}\n").as_bytes()));
+    let mut generate = vec![Step::Write(chunked_head(200, "application/x-ndjson"))];
+    for (i, token) in ["Bridges", " are", " old", "."].iter().enumerate() {
+        generate.push(Step::Sleep(Duration::from_millis(if i == 0 {
+            100
+        } else {
+            20
+        })));
+        generate.push(line(&format!(
+            r#"{{"model":"phi3:latest","response":"{token}","done":false}}"#
+        )));
+    }
+    generate.push(line(r#"{"model":"phi3:latest","response":"","done":true,"done_reason":"length","total_duration":200000000,"load_duration":1000000,"prompt_eval_count":12,"prompt_eval_duration":80000000,"eval_count":4,"eval_duration":60000000}"#));
+    generate.push(Step::Write(last_chunk()));
+    generate.push(Step::Close);
+    ScriptedServer::start(vec![
+        Route {
+            method: "GET",
+            path: "/api/tags",
+            steps: respond(
+                200,
+                "application/json",
+                r#"{"models":[{"name":"phi3:latest","model":"phi3:latest","digest":"4f2222927938"}]}"#,
+            ),
+        },
+        Route {
+            method: "GET",
+            path: "/api/version",
+            steps: respond(200, "application/json", r#"{"version":"0.5.7"}"#),
+        },
+        Route {
+            method: "POST",
+            path: "/api/generate",
+            steps: generate,
+        },
+    ])
+}
+
+#[test]
+fn an_ollama_throughput_baseline_keeps_the_servers_durations_and_what_it_ran_against() {
+    let server = ollama_paced();
+    let ws = Workspace::new(&[(
+        "ollama.toml",
+        &format!(
+            "[target]\nbase_url = \"{}\"\napi = \"ollama\"\n\n[[baseline]]\nname = \"throughput_phi3\"\nmodel = \"phi3:latest\"\nprompt = \"p\"\niterations = 5\nwarmup = 0\nthresholds = {{ \"ttft.median\" = \"< 150ms\" }}\n",
+            server.url()
+        ),
+    )]);
+    let run = ws.run(&[], &[("PERFCASE_UPDATE", "always")]);
+    let case = "baseline::ollama::throughput_phi3";
+    run.assert_outcome(case, "ok");
+    let ttft = figure(&run, case, "ttft.median");
+    assert!((0.100..0.110).contains(&ttft), "ttft {ttft}");
+    // (4 - 1) tokens over the 60 ms from the first token to the last.
+    let rate = figure(&run, case, "tokens_per_s.median");
+    assert!((45.0..50.5).contains(&rate), "tokens/s {rate}");
+    let server_rate = figure(&run, case, "server_tokens_per_s.median");
+    assert!((server_rate - 4.0 / 0.060).abs() < 1e-6, "{server_rate}");
+    let rows = csv_rows(&ws.read_out("samples/baseline__ollama__throughput_5fphi3.csv"));
+    assert_eq!(rows.len(), 5);
+    for row in &rows {
+        assert_eq!(
+            (
+                row["model"].as_str(),
+                row["prompt_tokens"].as_str(),
+                row["prompt_eval_ms"].as_str()
+            ),
+            ("phi3:latest", "12", "80.000")
+        );
+        assert_eq!(
+            (row["gen_tokens"].as_str(), row["gen_eval_ms"].as_str()),
+            ("4", "60.000")
+        );
+        assert_eq!(row["gen_tokens_source"], "ollama.eval_count");
+    }
+    let stored: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(ws.dir.path().join("baselines/ollama.json")).unwrap(),
+    )
+    .unwrap();
+    let against = &stored["checks"]["throughput_phi3"]["against"];
+    assert_eq!(against["server_version"], "0.5.7");
+    assert_eq!(against["model_digest"], "4f2222927938");
+    assert_eq!(against["api"], "ollama");
 }

@@ -48,6 +48,11 @@ fn every_shipped_scenario_loads_and_the_promised_cases_exist() {
         "smoke::ollama::tags",
         "inference::ollama::hx_ok_phi3::stream",
         "inference::ollama::hx_ok_gemma2::no_stream",
+        "baseline::local-llm::generate",
+        "baseline::local-llm::health",
+        "baseline::local-embeddings::embed",
+        "baseline::ollama::throughput_phi3",
+        "baseline::ollama::throughput_gemma2",
     ] {
         assert!(
             names.iter().any(|n| n == expected),
