@@ -428,3 +428,28 @@ fn an_ollama_throughput_baseline_keeps_the_servers_durations_and_what_it_ran_aga
     assert_eq!(against["model_digest"], "4f2222927938");
     assert_eq!(against["api"], "ollama");
 }
+
+#[test]
+fn max_duration_bounds_the_check_even_inside_a_request() {
+    let server = delayed(Duration::from_secs(3));
+    let ws = Workspace::new(&[(
+        "x.toml",
+        &scenario(
+            &server,
+            "iterations = 3\nwarmup = 0\nmax_duration = \"1s\"\nregression = { required = false }\n",
+        ),
+    )]);
+    let started = std::time::Instant::now();
+    let run = ws.run(&[], &[]);
+    let took = started.elapsed();
+    run.assert_outcome(CASE, "FAILED");
+    run.assert_says(
+        "iterations: expected 3 within max_duration 1s, observed 0 ran before the time was up",
+    );
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
+    // The request cut off is no row: it measured the deadline, not the server.
+    assert_eq!(
+        csv_rows(&ws.read_out("samples/baseline__x__ok.csv")).len(),
+        0
+    );
+}

@@ -133,7 +133,10 @@ async fn repeat(context: &RunContext<'_>, target: &Target, spec: &BaselineSpec) 
         if Instant::now() >= deadline {
             break;
         }
-        let warm = run_once(target, &spec.request, context.redactor).await;
+        let Some(warm) = within(deadline, run_once(target, &spec.request, context.redactor)).await
+        else {
+            break;
+        };
         run.warmup_failed += u32::from(warm.error.is_some());
         pause(spec, deadline).await;
     }
@@ -143,7 +146,12 @@ async fn repeat(context: &RunContext<'_>, target: &Target, spec: &BaselineSpec) 
             break;
         }
         let started = Instant::now();
-        let iteration = run_once(target, &spec.request, context.redactor).await;
+        let once = run_once(target, &spec.request, context.redactor);
+        let Some(iteration) = within(deadline, once).await else {
+            // Cut off by max_duration: not a measurement of the server, so not a row.
+            run.unrun = spec.iterations - i;
+            break;
+        };
         run.busy += started.elapsed();
         run.iterations.push(iteration);
         if said.elapsed() >= PROGRESS_EVERY {
@@ -160,6 +168,17 @@ async fn repeat(context: &RunContext<'_>, target: &Target, spec: &BaselineSpec) 
         }
     }
     run
+}
+
+/// The iteration, unless the deadline comes first: `max_duration` bounds the whole check,
+/// even a request still inside its own timeout.
+async fn within(
+    deadline: Instant,
+    iteration: impl Future<Output = Iteration>,
+) -> Option<Iteration> {
+    tokio::time::timeout_at(deadline.into(), iteration)
+        .await
+        .ok()
 }
 
 /// The pause between iterations, cut short at the deadline.
