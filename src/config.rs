@@ -23,6 +23,9 @@ pub struct Config {
     /// `PERFCASE_UPDATE`: what a run writes of its baselines; a bad value is kept as its
     /// message, which every baseline case reports.
     pub update: Result<UpdateMode, String>,
+    /// This run's id: nextest's, shared by its processes, else one of this process. What a
+    /// run writes for review is told apart from what an earlier run left by it.
+    pub run_id: String,
     /// `NEXTEST_RUN_ID`: set by cargo-nextest, which runs each case in a process of its own.
     pub nextest_run_id: Option<String>,
 }
@@ -48,7 +51,16 @@ impl Config {
             ci,
             update: UpdateMode::parse(var("PERFCASE_UPDATE").as_deref(), ci)
                 .map_err(|e| e.to_string()),
+            run_id: var("NEXTEST_RUN_ID").unwrap_or_else(process_run_id),
             nextest_run_id: var("NEXTEST_RUN_ID"),
         }
     }
+}
+
+/// An id no other run on this machine has: the process id and the time it started.
+fn process_run_id() -> String {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("{}-{}", std::process::id(), since_epoch.as_nanos())
 }

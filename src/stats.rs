@@ -61,13 +61,17 @@ impl Summary {
         let mut sorted = values.to_vec();
         sorted.sort_unstable_by(f64::total_cmp);
         let n = sorted.len() as f64;
-        let mean = sorted.iter().sum::<f64>() / n;
+        // Each value divided first: a sum of values near f64::MAX would overflow.
+        let mean = sorted.iter().map(|x| x / n).sum::<f64>();
         // Two passes (mean first, then squared deviations) rather than the sum of squares,
         // which loses every digit when the spread is small beside the mean.
-        let stddev = (sorted.len() >= 2).then(|| {
-            let squares: f64 = sorted.iter().map(|x| (x - mean).powi(2)).sum();
-            (squares / (n - 1.0)).sqrt()
-        });
+        // Squares of huge deviations overflow: such a spread is undefined rather than inf.
+        let stddev = (sorted.len() >= 2)
+            .then(|| {
+                let squares: f64 = sorted.iter().map(|x| (x - mean).powi(2)).sum();
+                (squares / (n - 1.0)).sqrt()
+            })
+            .filter(|s| s.is_finite());
         Ok(Summary {
             sorted,
             mean,

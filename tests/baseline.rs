@@ -1,7 +1,7 @@
 //! `[[baseline]]` end to end against servers whose timing is known: an in-process server
 //! that answers after a fixed delay (no real server holds a delay on demand), for the
 //! statistics, the regression gate, update modes, history and interruption; the real
-//! llama-server cases are in tests/llama_baseline.rs.
+//! llama-server cases are at the end of tests/llama.rs.
 
 mod support;
 
@@ -28,6 +28,15 @@ fn scenario(server: &ScriptedServer, check: &str) -> String {
         "[target]\nbase_url = \"{}\"\ntimeout = \"5s\"\n\n[[baseline]]\nname = \"ok\"\nget = \"/ok\"\n{check}",
         server.url()
     )
+}
+
+/// A server whose every answer to `GET /ok` is a 500.
+fn failing() -> ScriptedServer {
+    ScriptedServer::start(vec![Route {
+        method: "GET",
+        path: "/ok",
+        steps: respond(500, "text/plain", "boom"),
+    }])
 }
 
 /// The rows of a CSV artifact by the value of `key`.
@@ -98,12 +107,7 @@ fn statistics_of_a_fixed_delay_are_right_and_every_iteration_is_a_row() {
 
 #[test]
 fn failed_iterations_are_rows_and_fail_the_check_unless_an_error_rate_allows_them() {
-    // Every other answer is a 500.
-    let server = ScriptedServer::start(vec![Route {
-        method: "GET",
-        path: "/ok",
-        steps: respond(500, "text/plain", "boom"),
-    }]);
+    let server = failing();
     let ws = Workspace::new(&[(
         "x.toml",
         &scenario(
@@ -198,7 +202,7 @@ fn the_gate_passes_an_unchanged_server_and_catches_a_regression() {
     let summary = csv_rows(&std::fs::read_to_string(faster.out.join("summary.csv")).unwrap());
     assert_eq!(summary[0]["verdict"], "improved");
 
-    // Seven runs, seven history rows under one header.
+    // Eight runs (the recording, five unchanged, slower, faster), eight history rows.
     let history = csv_rows(&std::fs::read_to_string(faster.out.join("history.csv")).unwrap());
     assert_eq!(history.len(), 8, "{history:?}");
     assert_eq!(history[6]["verdict"], "regressed");
@@ -329,14 +333,23 @@ fn a_baseline_overlaps_no_other_case() {
     ]);
     let run = ws.run(&["--test-threads", "4"], &[]);
     run.assert_outcome("baseline::a::b", "ok");
-    let baseline = measured.requests();
-    let first = baseline.first().unwrap().received_at;
-    let last = baseline.last().unwrap().received_at;
-    for request in other.requests() {
-        let at = request.received_at;
+    // Each request is in service from its arrival until its delay has passed.
+    let busy =
+        |server: &ScriptedServer, delay: u64| -> Vec<(std::time::Instant, std::time::Instant)> {
+            server
+                .requests()
+                .iter()
+                .map(|r| (r.received_at, r.received_at + Duration::from_millis(delay)))
+                .collect()
+        };
+    let baseline = busy(&measured, 30);
+    let (start, end) = (baseline[0].0, baseline[baseline.len() - 1].1);
+    let smoke = busy(&other, 60);
+    assert_eq!(smoke.len(), 6);
+    for (arrived, served) in smoke {
         assert!(
-            at < first || at > last,
-            "a smoke request arrived while the baseline ran"
+            served <= start || arrived >= end,
+            "a smoke request was in service while the baseline ran"
         );
     }
 }
@@ -452,4 +465,77 @@ fn max_duration_bounds_the_check_even_inside_a_request() {
         csv_rows(&ws.read_out("samples/baseline__x__ok.csv")).len(),
         0
     );
+}
+
+#[test]
+fn a_baseline_that_measured_nothing_is_still_in_history_summary_and_report() {
+    // Nothing listens on port 1.
+    let ws = Workspace::new(&[(
+        "x.toml",
+        "[target]\nbase_url = \"http://127.0.0.1:1\"\napi = \"openai\"\n[[baseline]]\nname = \"ok\"\nmodel = \"m\"\nprompt = \"p\"\n",
+    )]);
+    let run = ws.run(&[], &[("CI", "true")]);
+    run.assert_outcome(CASE, "FAILED");
+    let history = csv_rows(&ws.read_out("history.csv"));
+    assert_eq!(history.len(), 1);
+    assert_eq!(
+        (
+            history[0]["status"].as_str(),
+            history[0]["verdict"].as_str(),
+            history[0]["error_rate"].as_str()
+        ),
+        ("error", "not measured", "")
+    );
+    let summary = csv_rows(&ws.read_out("summary.csv"));
+    assert_eq!(
+        (summary[0]["name"].as_str(), summary[0]["stored"].as_str()),
+        (CASE, "not measured")
+    );
+    let report = ws.read_out("report.md");
+    assert!(
+        report.contains("1 baseline cases: 0 passed, 0 failed, 1 errors"),
+        "{report}"
+    );
+    assert!(report.contains("- x::ok: error (request)"), "{report}");
+}
+
+#[test]
+fn a_stored_entry_without_a_compared_metric_is_missing_not_passed() {
+    let ws = Workspace::new(&[]);
+    run_with_delay(
+        &ws,
+        Duration::from_millis(5),
+        &[("PERFCASE_UPDATE", "always")],
+    )
+    .assert_outcome(CASE, "ok");
+    let stored = ws.dir.path().join("baselines/x.json");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&stored).unwrap()).unwrap();
+    json["checks"]["ok"]["samples"]
+        .as_object_mut()
+        .unwrap()
+        .remove("latency");
+    std::fs::write(&stored, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    let run = run_with_delay(&ws, Duration::from_millis(5), &[("CI", "true")]);
+    run.assert_outcome(CASE, "FAILED");
+    run.assert_says(
+        "stored baseline of latency: expected values of latency in the stored entry, observed none",
+    );
+    let summary = csv_rows(&std::fs::read_to_string(run.out.join("summary.csv")).unwrap());
+    assert_eq!(summary[0]["stored"], "missing");
+}
+
+#[test]
+fn a_run_whose_iterations_failed_is_not_recorded() {
+    let server = failing();
+    let ws = Workspace::new(&[(
+        "x.toml",
+        &scenario(
+            &server,
+            "iterations = 3\nwarmup = 0\nexpect = { status = 200 }\n",
+        ),
+    )]);
+    let run = ws.run(&[], &[("PERFCASE_UPDATE", "always")]);
+    run.assert_outcome(CASE, "FAILED");
+    assert!(!ws.dir.path().join("baselines/x.json").exists());
 }

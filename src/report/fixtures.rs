@@ -42,12 +42,11 @@ pub fn comparison(figure: &str, verdict: &str, stored: f64, measured: f64) -> Co
 }
 
 /// A passed baseline case `baseline::local::<check>` with those figures (units from the
-/// registry). Its kind is `Inference` until the baseline kind exists: the reporters know a
-/// baseline case by its facts.
+/// registry).
 pub fn record(check: &str, facts: BaselineFacts, figures: &[(&str, f64)]) -> Record {
     Record {
         name: format!("baseline::local::{check}"),
-        kind: Kind::Inference,
+        kind: Kind::Baseline,
         scenario: "local".into(),
         check: check.into(),
         file: "scenarios/local.toml".into(),

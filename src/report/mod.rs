@@ -21,6 +21,7 @@ pub mod summary;
 use std::path::{Path, PathBuf};
 
 use crate::atomic::{lock, write_atomic};
+use crate::kind::Kind;
 use crate::store::history::HistoryRow;
 pub use record::{Record, Status};
 
@@ -41,7 +42,7 @@ pub fn write_artifacts(
     )?;
     let report = out_dir.join("report.md");
     let baseline_summary = out_dir.join("summary.csv");
-    if records.iter().any(|record| record.baseline.is_some()) {
+    if records.iter().any(|record| record.kind == Kind::Baseline) {
         write_atomic(&report, performance::render(records, history).as_bytes())?;
         write_atomic(&baseline_summary, &performance_csv::render(records))?;
     } else {
@@ -59,10 +60,14 @@ fn remove_if_present(path: &Path) -> std::io::Result<()> {
     }
 }
 
-/// The run history, for the trend in `report.md`. Best effort: a history that cannot be
-/// read has already turned the case that appended to it into an error saying why.
+/// The run history, for the trend in `report.md`. A history that cannot be read (another
+/// header, a damaged row) leaves the report without its trend, said once on stderr: the
+/// report of this run is still worth writing.
 pub fn read_history(out_dir: &Path) -> Vec<HistoryRow> {
-    crate::store::history::read(&out_dir.join("history.csv")).unwrap_or_default()
+    crate::store::history::read(&out_dir.join("history.csv")).unwrap_or_else(|e| {
+        eprintln!("perfcase: report.md has no trend: {e}");
+        Vec::new()
+    })
 }
 
 /// Stores one process's records under the run id and rewrites the artifacts from every
@@ -146,7 +151,7 @@ mod tests {
         std::fs::write(dir.path().join("report.md"), "an earlier run's").unwrap();
         let mut record = fixtures::generation("chat", "smollm2", 0.1, 100.0);
         if !baseline {
-            record.baseline = None;
+            record.kind = Kind::Inference;
         }
         write_artifacts(dir.path(), &[record], &[]).unwrap();
         let report = std::fs::read_to_string(dir.path().join("report.md"));

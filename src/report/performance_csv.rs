@@ -5,6 +5,7 @@
 
 use super::csv::to_csv;
 use super::record::Record;
+use crate::kind::Kind;
 use crate::store::history::HISTORY_FIGURES;
 
 /// The columns before the figure columns.
@@ -25,6 +26,9 @@ const LEADING: &[&str] = &[
 /// The columns after the figure columns.
 const TRAILING: &[&str] = &["stored", "verdict", "written"];
 
+/// `stored` and `verdict` of a baseline case that measured nothing.
+const NOT_MEASURED: &str = "not measured";
+
 pub fn render(records: &[Record]) -> Vec<u8> {
     let header = LEADING
         .iter()
@@ -34,9 +38,26 @@ pub fn render(records: &[Record]) -> Vec<u8> {
     to_csv(header, records.iter().filter_map(row))
 }
 
-/// The row of a baseline case; `None` for any other.
+/// The row of a baseline case; `None` for any other. A case that measured nothing (its
+/// server did not start, it was skipped) has its name, status and `not measured`.
 fn row(record: &Record) -> Option<Vec<String>> {
-    let facts = record.baseline.as_ref()?;
+    if record.kind != Kind::Baseline {
+        return None;
+    }
+    let Some(facts) = record.baseline.as_ref() else {
+        let mut row = vec![
+            record.name.clone(),
+            record.scenario.clone(),
+            record.check.clone(),
+            record.status.as_str().to_string(),
+        ];
+        let empty = LEADING.len() + HISTORY_FIGURES.len() + TRAILING.len() - row.len();
+        row.extend(std::iter::repeat_n(String::new(), empty));
+        let verdict = row.len() - 2;
+        row[verdict - 1] = NOT_MEASURED.into();
+        row[verdict] = NOT_MEASURED.into();
+        return Some(row);
+    };
     let figure = |name: &str| {
         record
             .figure(name)
@@ -97,6 +118,17 @@ mod tests {
     }
 
     #[test]
+    fn a_case_that_measured_nothing_has_a_row_saying_so() {
+        let mut down = generation("down", "m", 0.1, 100.0);
+        down.baseline = None;
+        down.status = crate::report::Status::Error;
+        assert_eq!(column(&[down.clone()], "status"), ["error"]);
+        assert_eq!(column(&[down.clone()], "stored"), ["not measured"]);
+        assert_eq!(column(&[down.clone()], "verdict"), ["not measured"]);
+        assert_eq!(column(&[down], "iterations"), [""]);
+    }
+
+    #[test]
     fn the_header_is_fixed() {
         assert_eq!(
             String::from_utf8(render(&[])).unwrap(),
@@ -153,7 +185,7 @@ mod tests {
     #[test]
     fn only_baseline_cases_have_rows() {
         let mut plain = generation("plain", "m", 0.1, 100.0);
-        plain.baseline = None;
+        plain.kind = Kind::Inference;
         let records = [plain, generation("chat", "m", 0.1, 100.0)];
         assert_eq!(column(&records, "name"), ["baseline::local::chat"]);
     }

@@ -152,7 +152,8 @@ pub enum StoredState {
     Compared,
     /// No stored entry for this check: reported as missing, never as compared.
     Missing,
-    /// Not compared: no counted iteration succeeded, so there is nothing to compare.
+    /// Not compared: no iteration of this run measured the compared metrics (all failed),
+    /// or the stored file could not be read.
     NotCompared,
 }
 

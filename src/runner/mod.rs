@@ -319,13 +319,17 @@ fn panicked(panic: &(dyn std::any::Any + Send)) -> String {
 
 /// The one dispatch of every kind: the target made ready, then the kind's own run.
 async fn run_check(context: &RunContext<'_>, target: &Target, spec: &Spec) -> Outcome {
-    if let Err(outcome) = prepare_target(context, target).await {
-        return outcome;
-    }
+    let outcome = match prepare_target(context, target).await {
+        Err(outcome) => outcome,
+        Ok(()) => match spec {
+            Spec::Smoke(spec) => smoke::run(context, target, spec).await,
+            Spec::Inference(spec) => inference::run(context, target, spec).await,
+            Spec::Baseline(spec) => baseline::run(context, target, spec).await,
+        },
+    };
     match spec {
-        Spec::Smoke(spec) => smoke::run(context, target, spec).await,
-        Spec::Inference(spec) => inference::run(context, target, spec).await,
-        Spec::Baseline(spec) => baseline::run(context, target, spec).await,
+        Spec::Baseline(_) => baseline::keep_history(context, outcome),
+        Spec::Smoke(_) | Spec::Inference(_) => outcome,
     }
 }
 

@@ -51,8 +51,8 @@ pub struct BaselineSettings {
     pub warmup: u32,
     /// Waited between iterations (not counted in any figure).
     pub pause: Option<Dur>,
-    /// The whole check (warmup, iterations, pauses) stops here: a baseline never loops
-    /// unbounded, whatever its iterations and the server's pace.
+    /// Warmup, iterations and pauses stop here, even in the middle of a request: a
+    /// baseline never loops unbounded, whatever its iterations and the server's pace.
     #[serde(default = "defaults::max_duration")]
     pub max_duration: Dur,
     /// Thresholds on statistics over the iterations (`"ttft.p95" = "< 500ms"`) and on
@@ -161,8 +161,11 @@ const MODEL_KEYS: &[&str] = &[
 pub const HTTP_METRICS: &[&str] = &["latency", "ttfb", "bytes"];
 
 /// Counted iterations at most: a baseline is a handful to a few thousand repetitions;
-/// more is a load test (`[[sla]]`).
-const MAX_ITERATIONS: u32 = 100_000;
+/// more is a load test.
+const MAX_ITERATIONS: u32 = 10_000;
+/// Counted iterations at least: the regression gate compares medians of at least three
+/// values a side (`judge::baseline::MIN_SAMPLES`), and says "inconclusive" with fewer.
+const MIN_ITERATIONS: u32 = crate::judge::baseline::MIN_SAMPLES as u32;
 
 /// The `baseline` array of a scenario file, each check split into its request and its
 /// settings, with every span kept.
@@ -346,9 +349,11 @@ impl BaselineCheck {
         };
         let settings = &self.settings;
         let iterations = *settings.iterations.get_ref();
-        if !(1..=MAX_ITERATIONS).contains(&iterations) {
+        if !(MIN_ITERATIONS..=MAX_ITERATIONS).contains(&iterations) {
             problem(
-                format!("iterations = {iterations}: give 1 to {MAX_ITERATIONS}"),
+                format!(
+                    "iterations = {iterations}: give {MIN_ITERATIONS} to {MAX_ITERATIONS} (the regression gate compares medians of at least {MIN_ITERATIONS} values)"
+                ),
                 settings.iterations.span(),
             );
         }
@@ -377,12 +382,26 @@ impl BaselineCheck {
     /// The request's own validation, and what a repeated request may not say.
     fn validate_request(&self) -> Vec<(String, Option<Range<usize>>)> {
         match &self.request {
-            BaselineRequest::Http(check) => check
-                .validate()
-                .err()
-                .map(|message| (as_baseline(&message, check.name.get_ref()), None))
-                .into_iter()
-                .collect(),
+            BaselineRequest::Http(check) => {
+                let name = check.name.get_ref();
+                let mut problems: Vec<_> = check
+                    .validate()
+                    .err()
+                    .map(|message| (as_baseline(&message, name), None))
+                    .into_iter()
+                    .collect();
+                // A slow answer counted as a failed iteration would leave the figures of
+                // the slowest out of the statistics: the tail would look better than it is.
+                if let Some(limit) = &check.expect.max_latency {
+                    problems.push((
+                        format!(
+                            "baseline check \"{name}\": max_latency does not apply to a baseline, whose slow iterations must count in its statistics; put a threshold such as \"latency.max\" = ... in thresholds"
+                        ),
+                        Some(limit.span()),
+                    ));
+                }
+                problems
+            }
             BaselineRequest::Model(check) => {
                 let mut problems: Vec<_> = check
                     .validate()
@@ -568,9 +587,13 @@ mod tests {
         "model = \"m\"\nprompt = \"p\"\nexpect = { ttft = \"< 1s\" }\n",
         "a threshold on one request's ttft does not apply to a baseline; put a statistic in thresholds, such as \"ttft.p95\""
     )]
+    #[case::per_request_latency(
+        "get = \"/\"\nexpect = { max_latency = \"1s\" }\n",
+        "max_latency does not apply to a baseline"
+    )]
     #[case::no_iterations(
         "get = \"/\"\niterations = 0\n",
-        "6:14: baseline check \"b\": iterations = 0: give 1 to 100000"
+        "6:14: baseline check \"b\": iterations = 0: give 3 to 10000"
     )]
     #[case::tolerance_without_percent(
         "get = \"/\"\nregression = { tolerance = \"10\" }\n",

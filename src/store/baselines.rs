@@ -172,15 +172,17 @@ pub fn load(dir: &Path, scenario: &str) -> Result<Option<StoredFile>, StoreError
 /// Records one check's entry (its samples already [`thin`]ned) as `mode` says, keeping the
 /// other checks' entries, and returns the path written (`None` for [`UpdateMode::No`]).
 ///
-/// [`UpdateMode::New`] starts from the `.json.new` left by earlier checks of this run (or
-/// another process), else from the stored `.json`, so that `mv <scenario>.json.new
-/// <scenario>.json` accepts the whole run at once.
+/// [`UpdateMode::New`] starts from the `.json.new` left by earlier checks of this run
+/// (`run`: its id, the same in every nextest process of a run), else from the stored
+/// `.json`, so that `mv <scenario>.json.new <scenario>.json` accepts this run's
+/// measurements and nothing older.
 pub fn save(
     dir: &Path,
     scenario: &str,
     check: &str,
     entry: StoredCheck,
     mode: UpdateMode,
+    run: &str,
 ) -> Result<Option<PathBuf>, StoreError> {
     let target = match mode {
         UpdateMode::No => return Ok(None),
@@ -197,7 +199,7 @@ pub fn save(
         path: lock_path,
         source,
     })?;
-    let mut file = current(dir, scenario, mode)?.unwrap_or_else(|| StoredFile {
+    let mut file = current(dir, scenario, mode, run)?.unwrap_or_else(|| StoredFile {
         format: FORMAT,
         checks: BTreeMap::new(),
     });
@@ -206,15 +208,36 @@ pub fn save(
         path: target.clone(),
         source,
     })?;
+    if mode == UpdateMode::New {
+        let marker = run_marker(dir, scenario);
+        write_atomic(&marker, run.as_bytes()).map_err(|source| StoreError::Write {
+            path: marker,
+            source,
+        })?;
+    }
     Ok(Some(target))
 }
 
+/// Which run wrote `<scenario>.json.new`: a `.json.new` of an earlier run is stale (its
+/// entries of checks not run since would be accepted with it), so a run starts its own
+/// from the stored file instead.
+fn run_marker(dir: &Path, scenario: &str) -> PathBuf {
+    dir.join(format!(".{scenario}.json.new.run"))
+}
+
 /// What a save starts from: see [`save`].
-fn current(dir: &Path, scenario: &str, mode: UpdateMode) -> Result<Option<StoredFile>, StoreError> {
-    if mode == UpdateMode::New {
-        if let Some(file) = read_at(&new_path(dir, scenario))? {
-            return Ok(Some(file));
-        }
+fn current(
+    dir: &Path,
+    scenario: &str,
+    mode: UpdateMode,
+    run: &str,
+) -> Result<Option<StoredFile>, StoreError> {
+    let this_run = || std::fs::read_to_string(run_marker(dir, scenario)).is_ok_and(|id| id == run);
+    if mode == UpdateMode::New
+        && this_run()
+        && let Some(file) = read_at(&new_path(dir, scenario))?
+    {
+        return Ok(Some(file));
     }
     load(dir, scenario)
 }
@@ -365,6 +388,8 @@ mod tests {
     use rstest::rstest;
     use std::sync::{Arc, Barrier};
 
+    const RUN: &str = "run-1";
+
     fn entry(median: f64) -> StoredCheck {
         StoredCheck {
             recorded_at: "2026-11-27T21:50:00Z".into(),
@@ -508,7 +533,7 @@ mod tests {
         let mut first = entry(0.25);
         first.samples = BTreeMap::from([("ttft".to_string(), vec![0.25, 0.1])]);
         first.figures.insert("latency.median".into(), 1.5);
-        save(dir.path(), "s", "generate", first, UpdateMode::Always).unwrap();
+        save(dir.path(), "s", "generate", first, UpdateMode::Always, RUN).unwrap();
         let text = std::fs::read_to_string(dir.path().join("s.json")).unwrap();
         let expected = r#"{
   "format": 1,
@@ -545,7 +570,15 @@ mod tests {
     #[test]
     fn round_trips() {
         let dir = tempfile::tempdir().unwrap();
-        let path = save(dir.path(), "gpu::a", "x", entry(0.1), UpdateMode::Always).unwrap();
+        let path = save(
+            dir.path(),
+            "gpu::a",
+            "x",
+            entry(0.1),
+            UpdateMode::Always,
+            RUN,
+        )
+        .unwrap();
         assert_eq!(path, Some(dir.path().join("gpu::a.json")));
         let loaded = load(dir.path(), "gpu::a").unwrap().unwrap();
         assert_eq!(loaded, file_of(&[("x", 0.1)]));
@@ -556,7 +589,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let baselines = dir.path().join("baselines");
         assert_eq!(
-            save(&baselines, "s", "x", entry(1.0), UpdateMode::No).unwrap(),
+            save(&baselines, "s", "x", entry(1.0), UpdateMode::No, RUN).unwrap(),
             None
         );
         assert!(!baselines.exists());
@@ -567,7 +600,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let baselines = dir.path().join("deep/baselines");
         for (check, median) in [("a", 1.0), ("b", 2.0), ("a", 3.0)] {
-            save(&baselines, "s", check, entry(median), UpdateMode::Always).unwrap();
+            save(
+                &baselines,
+                "s",
+                check,
+                entry(median),
+                UpdateMode::Always,
+                RUN,
+            )
+            .unwrap();
         }
         let stored = load(&baselines, "s").unwrap().unwrap();
         assert_eq!(medians(&stored), pairs(&[("a", 3.0), ("b", 2.0)]));
@@ -580,18 +621,40 @@ mod tests {
         let stored = stored_path(dir.path(), "s");
         write_atomic(&stored, &render(&file_of(&[("a", 1.0), ("b", 2.0)]))).unwrap();
         let before = std::fs::read(&stored).unwrap();
-        let written = save(dir.path(), "s", "a", entry(3.0), UpdateMode::New).unwrap();
+        let written = save(dir.path(), "s", "a", entry(3.0), UpdateMode::New, RUN).unwrap();
         assert_eq!(written, Some(dir.path().join("s.json.new")));
-        save(dir.path(), "s", "c", entry(4.0), UpdateMode::New).unwrap();
+        save(dir.path(), "s", "c", entry(4.0), UpdateMode::New, RUN).unwrap();
         let new = read_at(&new_path(dir.path(), "s")).unwrap().unwrap();
         assert_eq!(medians(&new), pairs(&[("a", 3.0), ("b", 2.0), ("c", 4.0)]));
         assert_eq!(std::fs::read(&stored).unwrap(), before);
     }
 
     #[test]
+    fn new_leaves_out_what_an_earlier_run_wrote_for_review() {
+        let dir = tempfile::tempdir().unwrap();
+        write_atomic(
+            &stored_path(dir.path(), "s"),
+            &render(&file_of(&[("a", 1.0)])),
+        )
+        .unwrap();
+        save(
+            dir.path(),
+            "s",
+            "gone",
+            entry(9.0),
+            UpdateMode::New,
+            "run-0",
+        )
+        .unwrap();
+        save(dir.path(), "s", "a", entry(2.0), UpdateMode::New, RUN).unwrap();
+        let new = read_at(&new_path(dir.path(), "s")).unwrap().unwrap();
+        assert_eq!(medians(&new), pairs(&[("a", 2.0)]));
+    }
+
+    #[test]
     fn new_without_a_stored_file_starts_empty() {
         let dir = tempfile::tempdir().unwrap();
-        save(dir.path(), "s", "a", entry(1.0), UpdateMode::New).unwrap();
+        save(dir.path(), "s", "a", entry(1.0), UpdateMode::New, RUN).unwrap();
         let new = read_at(&new_path(dir.path(), "s")).unwrap().unwrap();
         assert_eq!(new, file_of(&[("a", 1.0)]));
         assert!(!stored_path(dir.path(), "s").exists());
@@ -609,7 +672,7 @@ mod tests {
         let mut broken = entry(1.0);
         broken.figures.extend(figures);
         broken.samples.insert("ttft".into(), ttft);
-        let error = save(dir.path(), "s", "a", broken, UpdateMode::Always).unwrap_err();
+        let error = save(dir.path(), "s", "a", broken, UpdateMode::Always, RUN).unwrap_err();
         let message = error.to_string();
         let suffix = format!(
             "s.json: {expected}, which JSON cannot hold; this is a bug in perfcase, please report it"
@@ -664,7 +727,7 @@ mod tests {
                         (dir.path().to_path_buf(), scenario.clone(), barrier.clone());
                     std::thread::spawn(move || {
                         barrier.wait();
-                        save(&dir, &scenario, check, entry(1.0), mode).unwrap();
+                        save(&dir, &scenario, check, entry(1.0), mode, RUN).unwrap();
                     })
                 })
                 .collect();

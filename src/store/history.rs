@@ -43,7 +43,9 @@ pub struct HistoryRow {
     /// [`crate::report::record::BaselineFacts::verdict`].
     pub verdict: String,
     pub iterations: usize,
-    pub error_rate: f64,
+    /// Failed / counted iterations; `None` for a case that measured nothing (its server
+    /// did not start, its model was missing).
+    pub error_rate: Option<f64>,
     /// The value of each of [`HISTORY_FIGURES`], in that order.
     pub figures: Vec<Option<f64>>,
 }
@@ -271,7 +273,9 @@ fn parse_row(record: &csv::ByteRecord) -> Result<HistoryRow, String> {
                 excerpt(fixed[4], 40)
             )
         })?,
-        error_rate: number("error_rate", fixed[5])?,
+        error_rate: (!fixed[5].is_empty())
+            .then(|| number("error_rate", fixed[5]))
+            .transpose()?,
         figures: figures.collect::<Result<_, _>>()?,
     })
 }
@@ -290,7 +294,7 @@ fn render(row: &HistoryRow) -> Vec<u8> {
         row.status.clone(),
         row.verdict.clone(),
         row.iterations.to_string(),
-        row.error_rate.to_string(),
+        row.error_rate.map(|v| v.to_string()).unwrap_or_default(),
     ];
     let figures = row
         .figures
@@ -324,7 +328,7 @@ mod tests {
             status: "passed".into(),
             verdict: "unchanged".into(),
             iterations,
-            error_rate: 0.1,
+            error_rate: Some(0.1),
             figures: vec![
                 Some(0.123456789012345),
                 None,
@@ -367,7 +371,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("history.csv");
         let mut odd = row("baseline::a, \"quoted\"::b", 0);
-        odd.error_rate = 1.0;
+        odd.error_rate = Some(1.0);
         odd.figures = vec![None; HISTORY_FIGURES.len()];
         let rows = vec![row("baseline::s::a", 10), odd, row("baseline::s::a", 11)];
         for row in &rows {
@@ -436,8 +440,8 @@ mod tests {
         "iterations is \"many\", not a whole number"
     )]
     #[case::error_rate(
-        b"t,c,passed,unchanged,1,,,,,,,,\n",
-        "error_rate is \"\", not a number"
+        b"t,c,passed,unchanged,1,x,,,,,,,\n",
+        "error_rate is \"x\", not a number"
     )]
     #[case::figure(
         b"t,c,passed,unchanged,1,0,,,,,fast,,\n",

@@ -88,7 +88,7 @@ fn stored_line(case: &Case) -> String {
             format!("- {}: no stored baseline: not compared\n", case.label())
         }
         StoredState::NotCompared => format!(
-            "- {}: not compared: no counted iteration succeeded\n",
+            "- {}: not compared: this run measured none of the compared metrics\n",
             case.label()
         ),
         StoredState::Compared => {
@@ -180,7 +180,7 @@ mod tests {
     )]
     #[case::not_compared(
         StoredState::NotCompared,
-        "- local::chat: not compared: no counted iteration succeeded\n"
+        "- local::chat: not compared: this run measured none of the compared metrics\n"
     )]
     fn says_why_a_case_was_not_compared(#[case] stored: StoredState, #[case] expected: &str) {
         let mut record = generation("chat", "m", 0.1, 100.0);

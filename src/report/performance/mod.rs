@@ -4,8 +4,9 @@
 //! which figures were too spread to judge ([`unstable`]), and each case's last runs from
 //! history ([`trend`]). Pure: records and history rows in, Markdown out.
 //!
-//! A baseline case is known by its facts ([`Record::baseline`]), so a skipped one is listed
-//! when the runner gave it facts. Every text that comes from a record or a history file
+//! Every baseline case counts, listed with its status; the tables hold those that measured
+//! (the facts of [`Record::baseline`]): one that could not (its server did not start, its
+//! model was missing) or was skipped is listed under failures or skipped. Every text that comes from a record or a history file
 //! goes through [`cell`], so a `|` in a model name or a line break in a message cannot
 //! break a table.
 
@@ -16,6 +17,7 @@ mod unstable;
 
 use super::markdown::cell;
 use super::record::{BaselineFacts, Record, Status};
+use crate::kind::Kind;
 use crate::metric::Figure;
 use crate::store::history::HistoryRow;
 
@@ -32,11 +34,7 @@ impl Case<'_> {
     /// The case name without its kind: every case here is a baseline, and the scenario and
     /// variant stay, so two targets' checks of one name stay apart.
     pub(super) fn label(&self) -> String {
-        let name = &self.record.name;
-        cell(
-            name.split_once("::")
-                .map_or(name.as_str(), |(_, rest)| rest),
-        )
+        label(self.record)
     }
 
     pub(super) fn model(&self) -> String {
@@ -70,33 +68,46 @@ impl Case<'_> {
     }
 }
 
+/// The case name without its kind: every case here is a baseline, and the scenario and
+/// variant stay, so two targets' checks of one name stay apart.
+fn label(record: &Record) -> String {
+    let name = &record.name;
+    cell(
+        name.split_once("::")
+            .map_or(name.as_str(), |(_, rest)| rest),
+    )
+}
+
 /// `report.md` from a run's records, with each case's last runs from `history` (the rows
 /// as read, oldest first).
 pub fn render(records: &[Record], history: &[HistoryRow]) -> String {
-    let cases: Vec<Case> = records
+    let baseline: Vec<&Record> = records
         .iter()
+        .filter(|record| record.kind == Kind::Baseline)
+        .collect();
+    let measured: Vec<Case> = baseline
+        .iter()
+        .filter(|record| record.status != Status::Skipped)
         .filter_map(|record| {
             let facts = record.baseline.as_ref()?;
             Some(Case { record, facts })
         })
         .collect();
-    let (skipped, ran): (Vec<&Case>, Vec<&Case>) = cases
-        .iter()
-        .partition(|case| case.record.status == Status::Skipped);
+    let ran: Vec<&Case> = measured.iter().collect();
     [
-        headline(&cases),
+        headline(&baseline),
         requests::tables(&ran),
         compared::comparisons(&ran),
         unstable::unstable(&ran),
         trend::trend(&ran, history),
-        problems(&ran),
-        skipped_cases(&skipped),
+        problems(&baseline),
+        skipped_cases(&baseline),
     ]
     .concat()
 }
 
-fn headline(cases: &[Case]) -> String {
-    let count = |status| cases.iter().filter(|c| c.record.status == status).count();
+fn headline(cases: &[&Record]) -> String {
+    let count = |status| cases.iter().filter(|c| c.status == status).count();
     format!(
         "# perfcase performance report\n\n{} baseline cases: {} passed, {} failed, {} errors, \
          {} skipped\n",
@@ -123,19 +134,18 @@ pub(super) fn table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>
 
 /// Failed and erred cases with their cause and the start of their message; the whole
 /// message is in `summary.md` and `junit.xml`.
-fn problems(cases: &[&Case]) -> String {
+fn problems(cases: &[&Record]) -> String {
     let lines: Vec<String> = cases
         .iter()
-        .filter(|case| matches!(case.record.status, Status::Failed | Status::Error))
-        .map(|case| {
-            let record = case.record;
+        .filter(|record| matches!(record.status, Status::Failed | Status::Error))
+        .map(|record| {
             let cause = record
                 .cause
                 .as_deref()
                 .map_or_else(String::new, |cause| format!(" ({})", cell(cause)));
             format!(
                 "- {}: {}{cause}: {}\n",
-                case.label(),
+                label(record),
                 record.status.as_str(),
                 cell(record.message.as_deref().unwrap_or("no message"))
             )
@@ -147,20 +157,21 @@ fn problems(cases: &[&Case]) -> String {
     format!("\n## Failures and errors\n\n{}", lines.concat())
 }
 
-fn skipped_cases(cases: &[&Case]) -> String {
-    if cases.is_empty() {
-        return String::new();
-    }
+fn skipped_cases(cases: &[&Record]) -> String {
     let lines: Vec<String> = cases
         .iter()
-        .map(|case| {
+        .filter(|record| record.status == Status::Skipped)
+        .map(|record| {
             format!(
                 "- {}: {}\n",
-                case.label(),
-                cell(case.record.message.as_deref().unwrap_or("no reason given"))
+                label(record),
+                cell(record.message.as_deref().unwrap_or("no reason given"))
             )
         })
         .collect();
+    if lines.is_empty() {
+        return String::new();
+    }
     format!("\n## Skipped\n\n{}", lines.concat())
 }
 
@@ -170,11 +181,26 @@ mod tests {
     use crate::report::fixtures::{assert_has, assert_lacks, embedding, generation, section};
 
     #[test]
+    fn a_case_that_measured_nothing_is_counted_and_listed() {
+        let mut down = generation("down", "m", 0.1, 100.0);
+        down.baseline = None;
+        down.status = Status::Error;
+        down.cause = Some("target".into());
+        down.message = Some("managed target did not start".into());
+        let report = render(&[down, generation("up", "m", 0.1, 100.0)], &[]);
+        assert_has(&report, "2 baseline cases: 1 passed, 0 failed, 1 errors");
+        assert_has(
+            &report,
+            "- local::down: error (target): managed target did not start",
+        );
+    }
+
+    #[test]
     fn counts_the_baseline_cases() {
         let mut failed = generation("slow", "m", 0.3, 100.0);
         failed.status = Status::Failed;
         let mut plain = generation("plain", "m", 0.1, 100.0);
-        plain.baseline = None;
+        plain.kind = Kind::Inference;
         let report = render(&[failed, embedding("embed", "e"), plain], &[]);
         assert_has(
             &report,
@@ -185,7 +211,7 @@ mod tests {
     #[test]
     fn without_baseline_cases_there_are_no_sections() {
         let mut plain = generation("chat", "a", 0.1, 100.0);
-        plain.baseline = None;
+        plain.kind = Kind::Inference;
         let report = render(&[plain], &[]);
         assert_has(&report, "0 baseline cases");
         assert_lacks(&report, "## ");

@@ -54,7 +54,8 @@ fn trend_table(rows: &[&HistoryRow]) -> String {
             cell(&row.time),
             cell(&row.status),
             cell(&row.verdict),
-            format_value(row.error_rate, Unit::Ratio),
+            row.error_rate
+                .map_or_else(|| NONE.into(), |rate| format_value(rate, Unit::Ratio)),
         ];
         cells.extend(columns.iter().map(|(i, name)| {
             figure(row, *i).map_or_else(
@@ -91,7 +92,7 @@ mod tests {
             status: "passed".into(),
             verdict: "unchanged".into(),
             iterations: 10,
-            error_rate: 0.0,
+            error_rate: Some(0.0),
             figures,
         }
     }

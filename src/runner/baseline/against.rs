@@ -13,14 +13,22 @@ use crate::client::http::{Body, HttpRequest, send};
 use crate::scenario::Api;
 use crate::scenario::Size;
 use crate::store::baselines::{RecordedAgainst, machine};
-use crate::target::Target;
+use crate::target::{Redactor, Target};
+use crate::text::{excerpt, printable};
+
+/// What a managed target's server is recorded as.
+const MANAGED: &str = "started by perfcase on this machine";
 
 /// These endpoints answer at once when they exist.
 const TIMEOUT: Duration = Duration::from_secs(5);
 /// A model listing of hundreds of models fits.
 const MAX_BODY: Size = Size(4 << 20);
 
-pub async fn recorded_against(target: &Target, spec: &BaselineSpec) -> RecordedAgainst {
+pub async fn recorded_against(
+    target: &Target,
+    spec: &BaselineSpec,
+    redactor: &Redactor,
+) -> RecordedAgainst {
     let model = match &spec.request {
         RepeatedRequest::Model(model) => Some(model.check.model.clone()),
         RepeatedRequest::Http(_) => None,
@@ -41,12 +49,22 @@ pub async fn recorded_against(target: &Target, spec: &BaselineSpec) -> RecordedA
         (Api::Openai, Some(model)) => openai_model(target, model).await,
         _ => (None, None),
     };
+    // A stored file is committed and read by people: what a server said goes through the
+    // redactor and is made printable like every other artifact's text.
+    let safe = |text: Option<String>| {
+        text.map(|t| printable(&redactor.redact(&excerpt(&t, 200))).into_owned())
+    };
     RecordedAgainst {
-        server: target.base_url.origin().ascii_serialization(),
+        // A managed server gets a free port every run: its port says nothing.
+        server: if target.managed.is_some() {
+            MANAGED.to_string()
+        } else {
+            target.base_url.origin().ascii_serialization()
+        },
         api: api_name(target.api).to_string(),
-        server_version,
-        model,
-        model_digest,
+        server_version: safe(server_version),
+        model: safe(model),
+        model_digest: safe(model_digest),
         machine: machine(),
     }
 }

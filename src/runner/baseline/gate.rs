@@ -3,6 +3,7 @@
 //! measurement written as the new baseline when the update mode says so.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::SystemTime;
 
 use crate::catalog::case::BaselineSpec;
@@ -38,6 +39,7 @@ pub async fn compare(
     samples: &Samples,
     figures: &[Figure],
     iterations: usize,
+    complete: bool,
 ) -> Compared {
     let mut compared = Compared {
         stored: StoredState::NotCompared,
@@ -50,7 +52,7 @@ pub async fn compare(
     let config = context.config;
     let dir = &config.baselines_dir;
     let path = dir.join(format!("{}.json", context.scenario));
-    let against = recorded_against(target, spec).await;
+    let against = recorded_against(target, spec, context.redactor).await;
     match baselines::load(dir, context.scenario) {
         Err(e) => compared.error = Some(e.to_string()),
         Ok(file) => match file.and_then(|mut f| f.checks.remove(context.check)) {
@@ -61,7 +63,7 @@ pub async fn compare(
                         "the stored baseline was measured against another {difference}"
                     ));
                 }
-                judge(&mut compared, spec, &entry, samples);
+                judge(&mut compared, spec, config.ci, &entry, samples);
             }
         },
     }
@@ -72,7 +74,12 @@ pub async fn compare(
             UpdateMode::No
         }
     };
-    if mode != UpdateMode::No && samples.iter().next().is_some() && compared.error.is_none() {
+    if mode != UpdateMode::No && !complete {
+        compared.notes.push(
+            "not written as a baseline: iterations failed or did not run, and a baseline is recorded from a run whose iterations all count".into(),
+        );
+    } else if mode != UpdateMode::No && samples.iter().next().is_some() && compared.error.is_none()
+    {
         let entry = StoredCheck {
             recorded_at: rfc3339(SystemTime::now()),
             perfcase_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -84,7 +91,14 @@ pub async fn compare(
                 .map(|(metric, values)| (metric.to_string(), thin(values)))
                 .collect::<BTreeMap<_, _>>(),
         };
-        match baselines::save(dir, context.scenario, context.check, entry, mode) {
+        match baselines::save(
+            dir,
+            context.scenario,
+            context.check,
+            entry,
+            mode,
+            &config.run_id,
+        ) {
             Ok(Some(written)) => {
                 compared
                     .notes
@@ -98,50 +112,63 @@ pub async fn compare(
     compared
 }
 
-fn missing(
-    compared: &mut Compared,
-    spec: &BaselineSpec,
-    ci: bool,
-    path: &std::path::Path,
-    check: &str,
-) {
+/// No stored entry for the check: missing, never compared and passed; under `CI` a
+/// required one fails.
+fn missing(compared: &mut Compared, spec: &BaselineSpec, ci: bool, path: &Path, check: &str) {
     compared.stored = StoredState::Missing;
-    let how = "record one with PERFCASE_UPDATE=new (then review and rename the .json.new file) or PERFCASE_UPDATE=always, and commit it";
+    let expected = format!("an entry \"{check}\" in {}", path.display());
+    absent(compared, spec, ci, "stored baseline", expected);
+}
+
+/// What to say of a baseline that is not there, or lacks a metric: a failure under `CI`
+/// when the check requires it, else a note.
+fn absent(compared: &mut Compared, spec: &BaselineSpec, ci: bool, what: &str, expected: String) {
+    let how = "record it with PERFCASE_UPDATE=new (then review and rename the .json.new file) or PERFCASE_UPDATE=always, and commit it";
     if ci && spec.gate.required {
         compared.violations.push(
             Violation::new(
                 Cause::Baseline,
-                "stored baseline",
-                format!("an entry \"{check}\" in {}", path.display()),
+                what,
+                expected,
                 format!("none, and under CI a missing baseline fails: {how}; or set regression = {{ required = false }}"),
             )
             .at(spec.gate.at.clone()),
         );
     } else {
         compared.notes.push(format!(
-            "no stored baseline for \"{check}\" in {}: not compared; {how}",
-            path.display()
+            "{what}: none ({expected} expected), not compared; {how}"
         ));
     }
 }
 
-fn judge(compared: &mut Compared, spec: &BaselineSpec, entry: &StoredCheck, samples: &Samples) {
+/// Each compared metric through the gate. A metric the stored entry has no values of (one
+/// added to `regression.metrics` since, a stream mode changed) is missing like a missing
+/// entry; one no iteration of this run measured is not compared.
+fn judge(
+    compared: &mut Compared,
+    spec: &BaselineSpec,
+    ci: bool,
+    entry: &StoredCheck,
+    samples: &Samples,
+) {
+    let mut lacking = false;
     for metric in &spec.gate.metrics {
         let stored = entry
             .samples
             .get(metric.name)
             .map_or(&[][..], Vec::as_slice);
-        let (Ok(stored), Ok(measured)) =
-            (Summary::of(stored), Summary::of(samples.get(metric.name)))
-        else {
+        let Ok(stored) = Summary::of(stored) else {
+            lacking = true;
+            let what = format!("stored baseline of {}", metric.name);
+            let expected = format!("values of {} in the stored entry", metric.name);
+            absent(compared, spec, ci, &what, expected);
+            continue;
+        };
+        // The gate resamples what would be stored: at most MAX_STORED_SAMPLES values.
+        let Ok(measured) = Summary::of(&thin(samples.get(metric.name))) else {
             compared.notes.push(format!(
-                "{} not compared: {}",
-                metric.name,
-                if entry.samples.contains_key(metric.name) {
-                    "no iteration of this run measured it"
-                } else {
-                    "the stored baseline has no values of it"
-                }
+                "{} not compared: no iteration of this run measured it",
+                metric.name
             ));
             continue;
         };
@@ -154,6 +181,9 @@ fn judge(compared: &mut Compared, spec: &BaselineSpec, entry: &StoredCheck, samp
         }
         compared.comparisons.push(fact(&comparison));
         compared.stored = StoredState::Compared;
+    }
+    if lacking && compared.stored != StoredState::Compared {
+        compared.stored = StoredState::Missing;
     }
 }
 

@@ -217,9 +217,9 @@ async fn embeddings(
         model,
         ms(Some(latency)),
         request.inputs.to_string(),
-        number(value("dimensions")),
+        whole(value("dimensions")),
         number(value("inputs_per_s")),
-        number(value("prompt_tokens")),
+        whole(value("prompt_tokens")),
         error.clone().unwrap_or_default(),
     ];
     judged(values, error, cells)
@@ -234,10 +234,17 @@ fn failed(error: String, cells: usize) -> Measured {
 
 /// An answer that broke an expectation counts as a failed iteration: its figures are not
 /// those of the request the check means to measure.
+///
+/// A value that is no number (a server's duration of 0 or less makes no rate, and the
+/// producers give none then; this is the backstop) is left out of the statistics rather
+/// than making all of them NaN.
 fn judged(values: Vec<(&'static str, f64)>, error: Option<String>, cells: Vec<String>) -> Measured {
     match error {
         Some(error) => (Vec::new(), Some(error), cells),
-        None => (values, None, cells),
+        None => {
+            let finite = values.into_iter().filter(|(_, v)| v.is_finite()).collect();
+            (finite, None, cells)
+        }
     }
 }
 
@@ -255,6 +262,11 @@ fn ms(seconds: Option<f64>) -> String {
     seconds
         .map(|s| format!("{:.3}", s * 1000.0))
         .unwrap_or_default()
+}
+
+/// A count: `576`, not `576.000`.
+fn whole(value: Option<f64>) -> String {
+    value.map(|v| format!("{v:.0}")).unwrap_or_default()
 }
 
 fn number(value: Option<f64>) -> String {

@@ -19,6 +19,7 @@ use crate::inference::request::InferenceRequest;
 use crate::judge::threshold::judge_threshold;
 use crate::judge::{Cause, Violation};
 use crate::metric::{Figure, find_metric};
+use crate::report::Status;
 use crate::report::record::{BaselineFacts, RequestKind};
 use crate::report::samples;
 use crate::stats::Summary;
@@ -69,7 +70,9 @@ pub async fn run(context: &RunContext<'_>, target: &Target, spec: &BaselineSpec)
     };
     let figures = statistics(&samples, error_rate);
     let mut violations = judge_run(spec, &run, &figures);
-    let compared = gate::compare(context, target, spec, &samples, &figures, counted).await;
+    let complete = !violations.iter().any(|v| v.cause == Cause::Iterations);
+    let compared =
+        gate::compare(context, target, spec, &samples, &figures, counted, complete).await;
     violations.extend(compared.violations);
     let heading = format!(
         "{} repeated {counted} time{} ({failed} failed, warmup {}), judged on its statistics and compared with the stored baseline:",
@@ -101,8 +104,18 @@ pub async fn run(context: &RunContext<'_>, target: &Target, spec: &BaselineSpec)
     if let Some(error) = compared.error {
         outcome.keep_as_error(ErrorCause::Artifacts, error);
     }
-    let row = history_row(context, &outcome, &facts, error_rate);
     outcome.baseline = Some(facts);
+    outcome
+}
+
+/// Appends the case's row to `history.csv`: every baseline case that ran has one, also
+/// one that measured nothing (its server did not start, its model was missing), so the
+/// history shows the runs that broke too. A skipped case did not run.
+pub fn keep_history(context: &RunContext<'_>, mut outcome: Outcome) -> Outcome {
+    if outcome.status == Status::Skipped {
+        return outcome;
+    }
+    let row = history_row(context, &outcome);
     if let Err(e) = history::append(&context.config.out_dir.join("history.csv"), &row) {
         outcome.keep_as_error(ErrorCause::Artifacts, e.to_string());
     }
@@ -323,28 +336,24 @@ fn describe(target: &Target, spec: &BaselineSpec) -> String {
     }
 }
 
-fn history_row(
-    context: &RunContext<'_>,
-    outcome: &Outcome,
-    facts: &BaselineFacts,
-    error_rate: f64,
-) -> HistoryRow {
+fn history_row(context: &RunContext<'_>, outcome: &Outcome) -> HistoryRow {
+    let facts = outcome.baseline.as_ref();
+    let figure = |name: &str| {
+        outcome
+            .figures
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.value)
+    };
     HistoryRow {
         time: rfc3339(SystemTime::now()),
         case: context.case.to_string(),
         status: outcome.status.as_str().to_string(),
-        verdict: facts.verdict().to_string(),
-        iterations: facts.iterations,
-        error_rate,
-        figures: HISTORY_FIGURES
-            .iter()
-            .map(|name| {
-                outcome
-                    .figures
-                    .iter()
-                    .find(|f| f.name == *name)
-                    .map(|f| f.value)
-            })
-            .collect(),
+        verdict: facts
+            .map_or("not measured", BaselineFacts::verdict)
+            .to_string(),
+        iterations: facts.map_or(0, |facts| facts.iterations),
+        error_rate: figure("error_rate"),
+        figures: HISTORY_FIGURES.iter().map(|name| figure(name)).collect(),
     }
 }
