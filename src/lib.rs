@@ -6,8 +6,8 @@
 //! [`runner`] schedules cases as libtest-mimic trials and dispatches each to its kind,
 //! [`client`], [`inference`] and [`target`] talk to servers, [`judge`] decides pass or
 //! fail (pure), and [`report`] writes artifacts from plain records. [`metric`] is the one
-//! table of metrics, units and directions they all read; [`kind`], [`text`] and [`atomic`]
-//! are leaves.
+//! table of metrics, units and directions they all read; [`kind`], [`text`], [`atomic`]
+//! and [`rng`] are leaves.
 
 pub mod args;
 pub mod atomic;
@@ -20,6 +20,7 @@ pub mod judge;
 pub mod kind;
 pub mod metric;
 pub mod report;
+pub mod rng;
 pub mod runner;
 pub mod scenario;
 pub mod stats;
