@@ -5,7 +5,8 @@
 //! [`catalog`] finds them and expands their checks into cases (one module per kind),
 //! [`runner`] schedules cases as libtest-mimic trials and dispatches each to its kind,
 //! [`client`], [`inference`] and [`target`] talk to servers, [`judge`] decides pass or
-//! fail (pure), and [`report`] writes artifacts from plain records. [`metric`] is the one
+//! fail (pure), and [`report`] writes artifacts from plain records. [`load`] is the load
+//! engine of the coming `[[sla]]` kind, not wired to scenarios yet. [`metric`] is the one
 //! table of metrics, units and directions they all read; [`kind`], [`text`], [`atomic`]
 //! and [`rng`] are leaves.
 
@@ -18,6 +19,7 @@ pub mod harness;
 pub mod inference;
 pub mod judge;
 pub mod kind;
+pub mod load;
 pub mod metric;
 pub mod report;
 pub mod rng;
