@@ -50,13 +50,14 @@ use std::time::{Duration, Instant, SystemTime};
 use futures_util::future::join_all;
 
 use super::limits;
+use super::pace::Pacer;
 use super::plan::{Model, Plan, PlanError};
 use super::record::{ErrorKind, Tally};
 use super::report::{Collector, Message, Part, Report};
 
 /// How late an open-loop request may be sent and still count as on time, and how late a
-/// free slot may take a due request rather than drop it. Covers tokio's timer, which wakes
-/// on whole milliseconds, and a busy runtime's small delays.
+/// free slot may take a due request rather than drop it: room for a busy runtime's small
+/// delays (sends are paced by a timerfd, to within tens of microseconds when idle).
 pub const SLACK: Duration = Duration::from_millis(5);
 
 /// How long a closed-loop user waits after failing to connect before it tries again, so a
@@ -219,6 +220,8 @@ impl<R: Request> Generator<'_, R> {
         recorder: &RefCell<Recorder<'_>>,
     ) {
         let mut worker = self.request.worker();
+        // Without a timerfd (no descriptor to spare), tokio's millisecond timer.
+        let pacer = Pacer::new().ok();
         loop {
             let when = loop {
                 let Some(offset) = due.borrow_mut().next() else {
@@ -231,7 +234,13 @@ impl<R: Request> Generator<'_, R> {
                 }
                 recorder.borrow_mut().dropped(now);
             };
-            tokio::time::sleep_until(at(when)).await;
+            let paced = match &pacer {
+                Some(pacer) => pacer.until(when).await.is_ok(),
+                None => false,
+            };
+            if !paced {
+                tokio::time::sleep_until(at(when)).await;
+            }
             let sent = Instant::now();
             recorder.borrow_mut().sent(sent, sent > when + SLACK);
             let outcome = self.send(&mut worker).await;

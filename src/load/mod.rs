@@ -11,6 +11,7 @@
 pub mod engine;
 pub mod http;
 pub mod limits;
+mod pace;
 pub mod plan;
 pub mod record;
 pub mod report;
