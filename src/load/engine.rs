@@ -30,6 +30,10 @@
 //! `max_in_flight` slots are busy is counted `dropped` and never sent: it is not quietly
 //! sent later, which would bend the schedule into a closed loop.
 //!
+//! Each thread has one dispatch that waits for each due time on a timerfd (the `pace`
+//! module) and hands the request to an idle slot, so an idle slot costs neither a
+//! timer nor a file descriptor.
+//!
 //! # Closed loop: a stall shows in one request per user
 //!
 //! Each user sends its next request when its last one has ended (after its think time).
@@ -39,7 +43,8 @@
 //! for a fixed pool of clients (a batch job, a benchmark of throughput), and the wrong one
 //! for users who do not wait for each other: measure those with an open loop.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::num::NonZeroUsize;
@@ -48,6 +53,7 @@ use std::sync::mpsc::{self, Sender};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::future::join_all;
+use tokio::sync::Notify;
 
 use super::limits;
 use super::pace::Pacer;
@@ -55,9 +61,9 @@ use super::plan::{Model, Plan, PlanError};
 use super::record::{ErrorKind, Tally};
 use super::report::{Collector, Message, Part, Report};
 
-/// How late an open-loop request may be sent and still count as on time, and how late a
-/// free slot may take a due request rather than drop it: room for a busy runtime's small
-/// delays (sends are paced by a timerfd, to within tens of microseconds when idle).
+/// How late an open-loop request may be sent and still count as on time: room for a busy
+/// runtime's small delays (sends are paced by a timerfd, to within tens of microseconds
+/// when the runtime is idle).
 pub const SLACK: Duration = Duration::from_millis(5);
 
 /// How long a closed-loop user waits after failing to connect before it tries again, so a
@@ -194,9 +200,15 @@ impl<R: Request> Generator<'_, R> {
                     .take(self.plan.max_requests.map_or(usize::MAX, |n| n as usize))
                     .skip(self.thread)
                     .step_by(self.threads);
-                let due = RefCell::new(due);
-                let slots = self.mine(self.workers).map(|_| self.slot(&due, recorder));
-                join_all(slots).await;
+                let slots = self.mine(self.workers).count();
+                let handoff = Handoff {
+                    due: RefCell::new(VecDeque::with_capacity(slots)),
+                    idle: Cell::new(slots),
+                    ready: Notify::new(),
+                    over: Cell::new(false),
+                };
+                let slots = join_all((0..slots).map(|_| self.slot(&handoff, recorder)));
+                tokio::join!(self.dispatch(due, &handoff, recorder), slots);
             }
             Model::Closed { think } => {
                 let users = self
@@ -212,28 +224,17 @@ impl<R: Request> Generator<'_, R> {
         (self.thread..n).step_by(self.threads)
     }
 
-    /// An open-loop slot: takes the next due request, sends it on time, records it from
-    /// its due time; drops the ones whose time passed while it was busy.
-    async fn slot(
+    /// Hands each due request to an idle slot at its time, or drops it when none is idle.
+    async fn dispatch(
         &self,
-        due: &RefCell<impl Iterator<Item = Duration>>,
+        due: impl Iterator<Item = Duration>,
+        handoff: &Handoff,
         recorder: &RefCell<Recorder<'_>>,
     ) {
-        let mut worker = self.request.worker();
         // Without a timerfd (no descriptor to spare), tokio's millisecond timer.
         let pacer = Pacer::new().ok();
-        loop {
-            let when = loop {
-                let Some(offset) = due.borrow_mut().next() else {
-                    return;
-                };
-                let when = self.start + offset;
-                let now = Instant::now();
-                if now <= when + SLACK {
-                    break when;
-                }
-                recorder.borrow_mut().dropped(now);
-            };
+        for offset in due {
+            let when = self.start + offset;
             let paced = match &pacer {
                 Some(pacer) => pacer.until(when).await.is_ok(),
                 None => false,
@@ -241,11 +242,43 @@ impl<R: Request> Generator<'_, R> {
             if !paced {
                 tokio::time::sleep_until(at(when)).await;
             }
+            match handoff.idle.get() {
+                0 => recorder.borrow_mut().dropped(Instant::now()),
+                idle => {
+                    handoff.idle.set(idle - 1);
+                    handoff.due.borrow_mut().push_back(when);
+                    handoff.ready.notify_one();
+                }
+            }
+        }
+        handoff.over.set(true);
+        handoff.ready.notify_waiters();
+    }
+
+    /// An open-loop slot: sends the requests handed to it and records each from its due
+    /// time, until the dispatch is over.
+    async fn slot(&self, handoff: &Handoff, recorder: &RefCell<Recorder<'_>>) {
+        let mut worker = self.request.worker();
+        loop {
+            let when = loop {
+                // Registered before looking, so a notice sent in between is not missed.
+                let notified = handoff.ready.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if let Some(when) = handoff.due.borrow_mut().pop_front() {
+                    break when;
+                }
+                if handoff.over.get() {
+                    return;
+                }
+                notified.await;
+            };
             let sent = Instant::now();
             recorder.borrow_mut().sent(sent, sent > when + SLACK);
             let outcome = self.send(&mut worker).await;
             let end = Instant::now();
             recorder.borrow_mut().ended(end, end - when, outcome);
+            handoff.idle.set(handoff.idle.get() + 1);
         }
     }
 
@@ -304,6 +337,17 @@ async fn tick(recorder: &RefCell<Recorder<'_>>) {
 
 fn at(instant: Instant) -> tokio::time::Instant {
     tokio::time::Instant::from_std(instant)
+}
+
+/// An open loop's due requests on their way from the dispatch to the slots of a thread.
+struct Handoff {
+    /// Handed over, not yet taken: at most one per idle slot.
+    due: RefCell<VecDeque<Instant>>,
+    /// Slots neither sending nor holding a handed request.
+    idle: Cell<usize>,
+    ready: Notify,
+    /// The schedule has ended.
+    over: Cell<bool>,
 }
 
 /// One thread's recording: the tally of the current interval, and what is in flight.
