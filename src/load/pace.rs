@@ -90,15 +90,16 @@ mod tests {
     #[tokio::test]
     async fn wakes_within_a_fraction_of_a_millisecond() {
         let pacer = Pacer::new().unwrap();
-        let mut worst = Duration::ZERO;
-        for i in 0..20u64 {
+        let mut late = Vec::new();
+        for i in 0..21u64 {
             let when = Instant::now() + Duration::from_micros(1500 + 100 * i);
             pacer.until(when).await.unwrap();
-            let late = Instant::now() - when;
-            worst = worst.max(late);
+            late.push(Instant::now() - when);
         }
-        // tokio's own timer is up to 1-2 ms late; a timerfd, tens of microseconds.
-        assert!(worst < Duration::from_micros(500), "{worst:?} late");
+        late.sort();
+        // tokio's own timer is 0 to 2 ms late; a timerfd, tens of microseconds. The median,
+        // as other tests share the cores and may keep this thread off one now and then.
+        assert!(late[10] < Duration::from_micros(300), "{late:?}");
         pacer
             .until(Instant::now() - Duration::from_secs(1))
             .await
