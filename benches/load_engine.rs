@@ -47,16 +47,19 @@ fn main() {
     ];
     for round in 1..=ROUNDS {
         let rates = [
-            Some(wrk(&url)),
-            oha.then(|| oha_rate(&url)),
-            Some(perfcase(&lean, None).total.rate()),
-            Some(perfcase(&reqwest, None).total.rate()),
+            Some(cpu(Who::Children, || wrk(&url))),
+            oha.then(|| cpu(Who::Children, || oha_rate(&url))),
+            Some(cpu(Who::Me, || perfcase(&lean, None).total.rate())),
+            Some(cpu(Who::Me, || perfcase(&reqwest, None).total.rate())),
         ];
         let mut line = format!("round {round}:");
         for ((name, column), rate) in columns.iter_mut().zip(rates) {
-            if let Some(rate) = rate {
+            if let Some((rate, cpu)) = rate {
                 column.push(rate);
-                line.push_str(&format!(" {name} {rate:.0}/s"));
+                let per_request = cpu.as_secs_f64() * 1e6 / (rate * SECONDS as f64);
+                line.push_str(&format!(
+                    " {name} {rate:.0}/s ({per_request:.1}µs CPU each)"
+                ));
             }
         }
         println!("{line}");
@@ -87,15 +90,25 @@ fn main() {
         println!("ratio perfcase-reqwest/wrk {:.2}", reqwest / theirs);
     }
 
+    let mut resident = Vec::new();
     for count in [500_000, 5_000_000] {
         let report = perfcase(&lean, Some(count));
         let errors = report.total.tally.error_count();
+        resident.push(resident_kib());
         println!(
             "resident memory after {count} requests: {} KiB ({:.0} requests/s, {errors} errors)",
-            resident_kib(),
+            resident[resident.len() - 1],
             report.total.rate()
         );
     }
+    // What may grow is the timeline (a row and a compressed histogram per second) and the
+    // allocator's slack, not anything per request.
+    assert!(
+        resident[1] <= resident[0] + resident[0] / 10,
+        "resident memory grew from {} KiB to {} KiB",
+        resident[0],
+        resident[1]
+    );
 }
 
 /// A closed loop of [`CONNECTIONS`] users for [`SECONDS`], or until `count` requests.
@@ -175,6 +188,37 @@ fn command(program: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Whose CPU time to count: a generator run as a child process, or this process's own.
+#[derive(Clone, Copy)]
+enum Who {
+    Children,
+    Me,
+}
+
+/// Runs `f` and returns its result with the CPU time (user and system) it took: the
+/// generator's cost per request, which the shared cores' scheduling moves less than the
+/// rate. Children count once waited for, which `command` does; nginx is never waited for
+/// during the run, so it is not counted.
+fn cpu<T>(who: Who, f: impl FnOnce() -> T) -> (T, Duration) {
+    let used = || {
+        let whom = match who {
+            Who::Children => libc::RUSAGE_CHILDREN,
+            Who::Me => libc::RUSAGE_SELF,
+        };
+        // SAFETY: getrusage(2) into a zeroed struct of the right type.
+        let usage = unsafe {
+            let mut usage = std::mem::zeroed::<libc::rusage>();
+            libc::getrusage(whom, &mut usage);
+            usage
+        };
+        let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+        time(usage.ru_utime) + time(usage.ru_stime)
+    };
+    let before = used();
+    let result = f();
+    (result, used() - before)
 }
 
 fn median(values: &[f64]) -> Option<f64> {

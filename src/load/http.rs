@@ -1,13 +1,13 @@
 //! Plain HTTP GET requests for the load engine: [`HttpGet`], a lean HTTP/1.1 keep-alive
 //! client over a tokio `TcpStream`, and [`ReqwestGet`] for what it does not do (https).
 //!
-//! Why a client of its own: at the rates a plain endpoint sustains on one machine (about
-//! 100,000 requests/s from nginx on 2 cores shared with the generator) reqwest spends
-//! several times the CPU per request that wrk does (a task per connection, channels between
-//! it and the caller, a `Url` and a header map per request), and the generator, not the
-//! server, becomes what is measured. [`HttpGet`] writes one prepared request and reads the
-//! answer into a fixed buffer per connection: two system calls and no allocation per
-//! request. See the README's load-engine section for the measured difference.
+//! Why a client of its own: at the rates a plain endpoint sustains on one machine (up to
+//! 100,000 requests/s from nginx on 2 cores shared with the generator) reqwest spends about
+//! twice the CPU per request that wrk does (a task per connection, channels between it and
+//! the caller, a `Url` and a header map per request), and the generator, not the server,
+//! becomes what is measured. [`HttpGet`] writes one prepared request and reads the answer
+//! into a fixed buffer per connection: a write and a read per request, no allocation, about
+//! wrk's CPU per request. The README's load-engine section has the measured figures.
 //!
 //! Bounded whatever the server sends: the header block must fit the connection's buffer
 //! ([`BUFFER`]), a body is read and thrown away through that buffer (never held), and the
@@ -384,7 +384,7 @@ fn parse_head(bytes: &[u8]) -> Result<Option<Head>, Broken> {
 }
 
 /// GET one URL with reqwest: https, redirects not followed, every HTTP feature reqwest
-/// has, at several times [`HttpGet`]'s CPU per request. One client for the whole run, so
+/// has, at about twice [`HttpGet`]'s CPU per request. One client for the whole run, so
 /// one pool of keep-alive connections sized to the concurrency.
 #[derive(Debug, Clone)]
 pub struct ReqwestGet {

@@ -101,7 +101,7 @@ pub struct Report {
 
 /// A thread's tally of one interval.
 #[derive(Debug)]
-pub struct Part {
+pub(crate) struct Part {
     pub thread: usize,
     pub index: usize,
     pub start: Duration,
@@ -112,7 +112,7 @@ pub struct Part {
 
 /// What a generator thread sends the collector.
 #[derive(Debug)]
-pub enum Message {
+pub(crate) enum Message {
     Part(Part),
     /// The thread sends no more parts; `unfinished` of its requests never ended.
     Done {
@@ -122,7 +122,7 @@ pub enum Message {
 }
 
 /// Merges the threads' parts into the report, interval by interval.
-pub struct Collector<'a> {
+pub(crate) struct Collector<'a> {
     plan: &'a Plan,
     /// Per thread: the highest interval index it has sent, and whether it is done.
     progress: Vec<(Option<usize>, bool)>,
