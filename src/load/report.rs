@@ -3,7 +3,7 @@
 //! every interval in HdrHistogram's interval-log format, so that runs from several machines
 //! can be merged later (HdrHistogram's log processors add the histograms of one interval).
 //!
-//! The [`Collector`] builds it from what the generator threads send: each thread's tally of
+//! The collector builds it from what the generator threads send: each thread's tally of
 //! each interval, merged once every thread has sent its part of that interval, so at most
 //! a few intervals' histograms are held at a time.
 
