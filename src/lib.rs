@@ -5,9 +5,10 @@
 //! [`catalog`] finds them and expands their checks into cases (one module per kind),
 //! [`runner`] schedules cases as libtest-mimic trials and dispatches each to its kind,
 //! [`client`], [`inference`] and [`target`] talk to servers, [`judge`] decides pass or
-//! fail (pure), and [`report`] writes artifacts from plain records. [`metric`] is the one
-//! table of metrics, units and directions they all read; [`kind`], [`text`] and [`atomic`]
-//! are leaves.
+//! fail (pure), and [`report`] writes artifacts from plain records. [`load`] is the load
+//! engine of the coming `[[sla]]` kind, not wired to scenarios yet. [`metric`] is the one
+//! table of metrics, units and directions they all read; [`kind`], [`text`], [`atomic`]
+//! and [`rng`] are leaves.
 
 pub mod args;
 pub mod atomic;
@@ -18,8 +19,10 @@ pub mod harness;
 pub mod inference;
 pub mod judge;
 pub mod kind;
+pub mod load;
 pub mod metric;
 pub mod report;
+pub mod rng;
 pub mod runner;
 pub mod scenario;
 pub mod stats;

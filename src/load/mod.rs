@@ -1,0 +1,23 @@
+//! The load engine for the coming `[[sla]]` kind: runs a [`Plan`] (an open or closed loop
+//! over stages) against a [`Request`] and returns a [`Report`] of HDR-histogram figures per
+//! second, per stage and in total. Not wired to scenarios yet.
+//!
+//! [`plan`] is the load's shape and its arithmetic (pure), [`engine`] runs it on generator
+//! threads, [`record`] and [`report`] keep and merge what happened, [`http`] has the
+//! plain-HTTP requests and [`limits`] the generator machine's own limits. The guarantees
+//! (no coordinated omission, bounded memory) are stated where they are kept: the engine's
+//! and the recording's module docs.
+
+pub mod engine;
+pub mod http;
+pub mod limits;
+mod pace;
+pub mod plan;
+pub mod record;
+pub mod report;
+
+pub use engine::{Request, RunError, default_threads, run};
+pub use http::{HttpGet, ReqwestGet};
+pub use plan::{Arrival, Model, Phase, Plan, Stage};
+pub use record::{ErrorKind, Latency, Resource, Tally};
+pub use report::{Figures, Interval, Report, write_interval_log};

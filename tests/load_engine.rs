@@ -1,0 +1,451 @@
+//! The load engine's accuracy and its error accounting, against servers on this machine.
+//!
+//! Figures are checked against a server whose answers take a known time: [`DelayServer`],
+//! in process, because no real server waits a fixed time, or freezes once for a second,
+//! on demand. Plain throughput and keep-alive are checked against a real nginx.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use perfcase::load::{
+    Arrival, ErrorKind, HttpGet, Model, Plan, Report, Request, ReqwestGet, Stage, default_threads,
+    run,
+};
+use support::nginx::Nginx;
+use support::scripted::{Route, ScriptedServer, Step};
+
+/// What [`DelayServer`] does with every request.
+#[derive(Clone, Copy)]
+struct Behaviour {
+    delay: Duration,
+    status: u16,
+    /// Freeze once: answers due from `at` after the first request, for `length`, all come
+    /// out at the end of it, as from a server in a garbage-collection pause.
+    freeze: Option<(Duration, Duration)>,
+}
+
+/// An HTTP/1.1 keep-alive server answering every request after a fixed delay, a thread per
+/// connection. Std threads sleep to within tens of microseconds (a tokio timer wakes on
+/// whole milliseconds), which a check to the millisecond needs.
+struct DelayServer {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl DelayServer {
+    fn start(behaviour: Behaviour) -> DelayServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let first = Arc::new(OnceLock::new());
+        let accept = {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let (stop, first) = (stop.clone(), first.clone());
+                    thread::spawn(move || serve(stream, behaviour, &stop, &first));
+                }
+            })
+        };
+        DelayServer {
+            port,
+            stop,
+            accept: Some(accept),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+}
+
+impl Drop for DelayServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
+    }
+}
+
+fn serve(
+    mut stream: TcpStream,
+    behaviour: Behaviour,
+    stop: &AtomicBool,
+    first: &OnceLock<Instant>,
+) {
+    stream.set_nodelay(true).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let mut have = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let Some(end) = buf[..have].windows(4).position(|w| w == b"\r\n\r\n") else {
+            if have == buf.len() {
+                return;
+            }
+            match stream.read(&mut buf[have..]) {
+                Ok(0) => return,
+                Ok(n) => have += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+            continue;
+        };
+        buf.copy_within(end + 4..have, 0);
+        have -= end + 4;
+        let received = Instant::now();
+        let first = *first.get_or_init(|| received);
+        let mut due = received + behaviour.delay;
+        if let Some((at, length)) = behaviour.freeze {
+            let (from, to) = (first + at, first + at + length);
+            if (from..to).contains(&due) {
+                due = to;
+            }
+        }
+        thread::sleep(due.saturating_duration_since(Instant::now()));
+        let answer = format!(
+            "HTTP/1.1 {} Delayed\r\nContent-Length: 2\r\n\r\nok",
+            behaviour.status
+        );
+        if stream.write_all(answer.as_bytes()).is_err() {
+            return;
+        }
+    }
+    let _ = stream.shutdown(Shutdown::Both);
+}
+
+fn delayed(ms: u64) -> Behaviour {
+    Behaviour {
+        delay: Duration::from_millis(ms),
+        status: 200,
+        freeze: None,
+    }
+}
+
+fn plan(model: Model, level: f64, seconds: f64) -> Plan {
+    let duration = Duration::from_secs_f64(seconds);
+    Plan {
+        model,
+        stages: vec![Stage {
+            level,
+            duration,
+            ramp: false,
+        }],
+        warmup: Duration::ZERO,
+        timeout: Duration::from_secs(5),
+        time_limit: duration + Duration::from_secs(2),
+        max_requests: None,
+    }
+}
+
+fn open(rate: f64, seconds: f64, max_in_flight: usize) -> Plan {
+    let model = Model::Open {
+        arrival: Arrival::Constant,
+        max_in_flight,
+    };
+    plan(model, rate, seconds)
+}
+
+fn closed(users: f64, seconds: f64) -> Plan {
+    plan(
+        Model::Closed {
+            think: Duration::ZERO,
+        },
+        users,
+        seconds,
+    )
+}
+
+fn run_get(plan: &Plan, url: &str) -> Report {
+    run(plan, default_threads(), &HttpGet::new(url).unwrap()).unwrap()
+}
+
+/// Requests of the run (warmup aside) slower than `ms`.
+fn slower_than(report: &Report, ms: u64) -> u64 {
+    report
+        .total
+        .tally
+        .latency
+        .count_between(ms * 1000 + 1, u64::MAX)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+#[test]
+fn a_fixed_delay_of_20ms_measures_20_to_21ms_open_and_closed() {
+    let server = DelayServer::start(delayed(20));
+    for plan in [closed(4.0, 3.0), open(100.0, 3.0, 50)] {
+        let report = run_get(&plan, &server.url());
+        let latency = report.total.latency().unwrap();
+        eprintln!("{:?}: {latency:?}", plan.model);
+        assert!(
+            (20.0..=21.0).contains(&ms(latency.p50)),
+            "{:?}: p50 {:?}",
+            plan.model,
+            latency.p50
+        );
+        assert!(
+            report.total.errors().is_empty(),
+            "{:?}",
+            report.total.errors()
+        );
+        assert_eq!(report.total.tally.late, 0);
+    }
+}
+
+fn freezing() -> Behaviour {
+    Behaviour {
+        freeze: Some((Duration::from_secs(4), Duration::from_secs(1))),
+        ..delayed(5)
+    }
+}
+
+#[test]
+fn an_open_loop_shows_a_1s_stall_in_the_hundred_requests_due_in_it() {
+    let server = DelayServer::start(freezing());
+    let report = run_get(&open(100.0, 10.0, 200), &server.url());
+    let latency = report.total.latency().unwrap();
+    let slow = slower_than(&report, 100);
+    eprintln!("open loop: {latency:?}, {slow} requests over 100ms");
+    // 1,000 due, every one sent and answered.
+    assert_eq!(report.total.tally.requests(), 1000);
+    assert_eq!((report.total.tally.dropped, report.unfinished), (0, 0));
+    // Due every 10 ms in the frozen second: about 100 wait from 1 s down to 0, 90 of them
+    // more than 100 ms.
+    assert!((80..=105).contains(&slow), "{slow} requests over 100ms");
+    assert!(ms(latency.p99) > 800.0, "p99 {:?}", latency.p99);
+    assert!(ms(latency.max) > 950.0, "max {:?}", latency.max);
+    // The timeline shows the stall in the second after it began.
+    let peak = report.intervals.iter().map(|i| i.in_flight).max().unwrap();
+    assert!(peak >= 50, "at most {peak} in flight");
+}
+
+#[test]
+fn a_closed_loop_shows_the_same_stall_in_one_request() {
+    let server = DelayServer::start(freezing());
+    let report = run_get(&closed(1.0, 10.0), &server.url());
+    let latency = report.total.latency().unwrap();
+    let slow = slower_than(&report, 100);
+    eprintln!(
+        "closed loop: {latency:?}, {slow} requests over 100ms, {} in all",
+        report.total.tally.requests()
+    );
+    // The one user waited out the stall once and sent nothing meanwhile.
+    assert_eq!(slow, 1);
+    assert!(ms(latency.max) > 900.0, "max {:?}", latency.max);
+    assert!(ms(latency.p99) < 10.0, "p99 {:?}", latency.p99);
+}
+
+#[test]
+fn nginx_answers_every_request_of_both_clients() {
+    let nginx = Nginx::start(r#"location = /json { return 200 '{"ok":true}'; }"#);
+    let url = format!("{}/json", nginx.url());
+    let lean = HttpGet::new(&url).unwrap();
+    let reqwest = ReqwestGet::new(&url, 20).unwrap();
+    let plan = open(500.0, 2.0, 20);
+    for report in [
+        run(&plan, default_threads(), &lean).unwrap(),
+        run(&plan, default_threads(), &reqwest).unwrap(),
+    ] {
+        assert_eq!(
+            report.total.tally.requests(),
+            1000,
+            "{:?}",
+            report.total.errors()
+        );
+        assert!(
+            report.total.errors().is_empty(),
+            "{:?}",
+            report.total.errors()
+        );
+        assert!(
+            (450.0..=550.0).contains(&report.total.rate()),
+            "{}",
+            report.total.rate()
+        );
+    }
+    let closed = run(&closed(4.0, 1.0), default_threads(), &lean).unwrap();
+    assert!(
+        closed.total.errors().is_empty(),
+        "{:?}",
+        closed.total.errors()
+    );
+    assert!(
+        closed.total.tally.requests() > 1000,
+        "{}",
+        closed.total.tally.requests()
+    );
+}
+
+#[test]
+fn statuses_timeouts_and_refusals_are_counted_by_kind() {
+    let unavailable = DelayServer::start(Behaviour {
+        status: 503,
+        ..delayed(0)
+    });
+    let report = run_get(&open(50.0, 1.0, 5), &unavailable.url());
+    assert_eq!(report.total.errors()[&ErrorKind::Status(503)], 50);
+    assert_eq!(report.total.tally.answered_count(), 0);
+
+    let slow = DelayServer::start(delayed(300));
+    let mut plan = open(20.0, 1.0, 20);
+    plan.timeout = Duration::from_millis(100);
+    let report = run_get(&plan, &slow.url());
+    assert_eq!(report.total.errors()[&ErrorKind::Timeout], 20);
+
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let report = run_get(&open(20.0, 1.0, 5), &format!("http://127.0.0.1:{port}/"));
+    assert_eq!(report.total.errors()[&ErrorKind::Connect], 20);
+}
+
+/// A request type whose answers never meet their expectation: the hook a check of the
+/// answer uses.
+struct NeverRight;
+
+impl Request for NeverRight {
+    type Worker = ();
+
+    fn worker(&self) {}
+
+    async fn send(&self, _: &mut ()) -> Result<(), ErrorKind> {
+        Err(ErrorKind::Expectation)
+    }
+}
+
+#[test]
+fn a_request_type_reports_its_own_expectation_failures() {
+    let report = run(&open(100.0, 0.5, 5), NonZeroUsize::MIN, &NeverRight).unwrap();
+    assert_eq!(report.total.errors()[&ErrorKind::Expectation], 50);
+    assert_eq!(report.total.tally.error_rate(), 1.0);
+}
+
+#[test]
+fn requests_due_while_every_slot_is_busy_are_dropped_not_sent_later() {
+    let server = DelayServer::start(delayed(250));
+    // 2 slots, each busy 250 ms: 8 of the 40 due in the second are sent.
+    let report = run_get(&open(40.0, 1.0, 2), &server.url());
+    let tally = &report.total.tally;
+    assert_eq!(tally.requests() + tally.dropped, 40, "{tally:?}");
+    assert!(
+        (6..=10).contains(&tally.requests()),
+        "{} sent",
+        tally.requests()
+    );
+    // What was sent went out on time: latency is the server's.
+    let p50 = report.total.latency().unwrap().p50;
+    assert!((250.0..260.0).contains(&ms(p50)), "p50 {p50:?}");
+}
+
+#[test]
+fn a_ramp_is_followed_and_the_timeline_has_a_row_per_second() {
+    let server = DelayServer::start(delayed(1));
+    let mut plan = open(0.0, 4.0, 20);
+    // 0 to 200/s over 2 s (200 requests), then 100/s for 2 s (200), after a 1 s warmup.
+    plan.stages = vec![
+        Stage {
+            level: 200.0,
+            duration: Duration::from_secs(2),
+            ramp: true,
+        },
+        Stage {
+            level: 100.0,
+            duration: Duration::from_secs(2),
+            ramp: false,
+        },
+    ];
+    plan.warmup = Duration::from_secs(1);
+    let report = run_get(&plan, &server.url());
+    let per_second: Vec<u64> = report.intervals.iter().map(|i| i.requests).collect();
+    eprintln!("{per_second:?}");
+    // About 50 in the first second of the ramp, 150 in the second, then 100 a second.
+    let near = |got: u64, want: u64| got.abs_diff(want) <= 3;
+    assert!(
+        near(per_second[0], 50) && near(per_second[1], 150),
+        "{per_second:?}"
+    );
+    assert!(
+        near(per_second[2], 100) && near(per_second[3], 100),
+        "{per_second:?}"
+    );
+    assert_eq!(
+        report.stages[0].tally.requests() + report.stages[1].tally.requests(),
+        report.total.tally.requests()
+    );
+    // The warmup's second is in the timeline, not in the figures.
+    assert!(
+        near(report.total.tally.requests(), 350),
+        "{}",
+        report.total.tally.requests()
+    );
+}
+
+#[test]
+fn a_hostile_server_ends_in_errors_not_in_a_panic_or_a_heap() {
+    let endless = |bytes: &[u8]| Step::Repeat {
+        bytes: bytes.to_vec(),
+        total: usize::MAX,
+        within: Duration::from_secs(3),
+    };
+    let server = ScriptedServer::start(vec![
+        Route {
+            method: "GET",
+            path: "/head",
+            steps: vec![
+                Step::Write(b"HTTP/1.1 200 OK\r\n".to_vec()),
+                endless(b"X-Endless: aaaaaaaa\r\n"),
+            ],
+        },
+        Route {
+            method: "GET",
+            path: "/body",
+            steps: vec![
+                Step::Write(b"HTTP/1.1 200 OK\r\nContent-Length: 100000000000\r\n\r\n".to_vec()),
+                endless(&[b'x'; 65536]),
+            ],
+        },
+        Route {
+            method: "GET",
+            path: "/garbage",
+            steps: vec![
+                Step::Write(b"\x00\x01 not http\r\n\r\n".to_vec()),
+                Step::Close,
+            ],
+        },
+    ]);
+    let mut plan = open(10.0, 0.5, 5);
+    plan.timeout = Duration::from_millis(500);
+    for (path, kind) in [
+        ("head", ErrorKind::Stream),
+        ("body", ErrorKind::Timeout),
+        ("garbage", ErrorKind::Stream),
+    ] {
+        let report = run_get(&plan, &format!("{}/{path}", server.url()));
+        assert_eq!(
+            report.total.errors().get(&kind),
+            Some(&5),
+            "{path}: {:?}",
+            report.total.errors()
+        );
+    }
+}
