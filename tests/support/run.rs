@@ -116,6 +116,11 @@ impl Workspace {
 
 /// The variables a developer's shell might carry that would change what a test sees.
 const SCRUBBED: &[&str] = &[
+    // CI services set CI, which changes what a baseline writes and whether a missing one
+    // fails: a test that wants it says so.
+    "CI",
+    "PERFCASE_UPDATE",
+    "PERFCASE_BASELINES",
     "PERFCASE_SUITE",
     "PERFCASE_SUITES",
     "OLLAMA_URL",
