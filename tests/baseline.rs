@@ -70,8 +70,17 @@ fn figure(run: &Run, case: &str, name: &str) -> f64 {
 
 const CASE: &str = "baseline::x::ok";
 
+/// These tests measure known delays on 2 cores, each through a harness process of its own:
+/// one at a time, so that one test's harness does not add to another's latencies.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn statistics_of_a_fixed_delay_are_right_and_every_iteration_is_a_row() {
+    let _serial = serial();
     let server = delayed(Duration::from_millis(20));
     let ws = Workspace::new(&[(
         "x.toml",
@@ -107,6 +116,7 @@ fn statistics_of_a_fixed_delay_are_right_and_every_iteration_is_a_row() {
 
 #[test]
 fn failed_iterations_are_rows_and_fail_the_check_unless_an_error_rate_allows_them() {
+    let _serial = serial();
     let server = failing();
     let ws = Workspace::new(&[(
         "x.toml",
@@ -154,6 +164,7 @@ fn run_with_delay(ws: &Workspace, delay: Duration, env: &[(&str, &str)]) -> Run 
 
 #[test]
 fn the_gate_passes_an_unchanged_server_and_catches_a_regression() {
+    let _serial = serial();
     let ws = Workspace::new(&[]);
     let recorded = run_with_delay(
         &ws,
@@ -210,6 +221,7 @@ fn the_gate_passes_an_unchanged_server_and_catches_a_regression() {
 
 #[test]
 fn update_modes_write_what_they_should() {
+    let _serial = serial();
     let ws = Workspace::new(&[]);
     let stored = ws.dir.path().join("baselines/x.json");
     let new = ws.dir.path().join("baselines/x.json.new");
@@ -259,6 +271,7 @@ fn update_modes_write_what_they_should() {
 
 #[test]
 fn a_history_with_another_header_is_refused_and_left_as_it_was() {
+    let _serial = serial();
     let ws = Workspace::new(&[]);
     let foreign = "when,what\n1,2\n";
     ws.write("out/history.csv", foreign);
@@ -273,6 +286,7 @@ fn a_history_with_another_header_is_refused_and_left_as_it_was() {
 
 #[test]
 fn an_interrupted_run_leaves_the_stored_baseline_untouched() {
+    let _serial = serial();
     let ws = Workspace::new(&[]);
     let recorded = run_with_delay(
         &ws,
@@ -313,6 +327,7 @@ fn an_interrupted_run_leaves_the_stored_baseline_untouched() {
 
 #[test]
 fn a_baseline_overlaps_no_other_case() {
+    let _serial = serial();
     let measured = delayed(Duration::from_millis(30));
     let other = delayed(Duration::from_millis(60));
     let smoke: String = (0..6)
@@ -397,6 +412,7 @@ fn ollama_paced() -> ScriptedServer {
 
 #[test]
 fn an_ollama_throughput_baseline_keeps_the_servers_durations_and_what_it_ran_against() {
+    let _serial = serial();
     let server = ollama_paced();
     let ws = Workspace::new(&[(
         "ollama.toml",
@@ -444,6 +460,7 @@ fn an_ollama_throughput_baseline_keeps_the_servers_durations_and_what_it_ran_aga
 
 #[test]
 fn max_duration_bounds_the_check_even_inside_a_request() {
+    let _serial = serial();
     let server = delayed(Duration::from_secs(3));
     let ws = Workspace::new(&[(
         "x.toml",
@@ -469,6 +486,7 @@ fn max_duration_bounds_the_check_even_inside_a_request() {
 
 #[test]
 fn a_baseline_that_measured_nothing_is_still_in_history_summary_and_report() {
+    let _serial = serial();
     // Nothing listens on port 1.
     let ws = Workspace::new(&[(
         "x.toml",
@@ -501,6 +519,7 @@ fn a_baseline_that_measured_nothing_is_still_in_history_summary_and_report() {
 
 #[test]
 fn a_stored_entry_without_a_compared_metric_is_missing_not_passed() {
+    let _serial = serial();
     let ws = Workspace::new(&[]);
     run_with_delay(
         &ws,
@@ -527,6 +546,7 @@ fn a_stored_entry_without_a_compared_metric_is_missing_not_passed() {
 
 #[test]
 fn a_run_whose_iterations_failed_is_not_recorded() {
+    let _serial = serial();
     let server = failing();
     let ws = Workspace::new(&[(
         "x.toml",

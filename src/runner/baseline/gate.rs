@@ -100,9 +100,11 @@ pub async fn compare(
             &config.run_id,
         ) {
             Ok(Some(written)) => {
-                compared
-                    .notes
-                    .push(format!("wrote this measurement to {}", written.display()));
+                let wrote = format!("wrote this measurement to {}", written.display());
+                // Said as it happens too: a passing case prints nothing else, and a file
+                // appearing in the working tree should not be a surprise.
+                context.progress.say(&wrote);
+                compared.notes.push(wrote);
                 compared.written = Some(written.display().to_string());
             }
             Ok(None) => {}
