@@ -21,6 +21,14 @@ use perfcase::load::{
 use support::nginx::Nginx;
 use support::scripted::{Route, ScriptedServer, Step};
 
+/// Every test here measures timing on 2 cores (generator and server share them): one at a
+/// time, so that one test's load does not show in another's percentiles.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// What [`DelayServer`] does with every request.
 #[derive(Clone, Copy)]
 struct Behaviour {
@@ -190,6 +198,7 @@ fn ms(d: Duration) -> f64 {
 
 #[test]
 fn a_fixed_delay_of_20ms_measures_20_to_21ms_open_and_closed() {
+    let _serial = serial();
     let server = DelayServer::start(delayed(20));
     for plan in [closed(4.0, 3.0), open(100.0, 3.0, 50)] {
         let report = run_get(&plan, &server.url());
@@ -219,6 +228,7 @@ fn freezing() -> Behaviour {
 
 #[test]
 fn an_open_loop_shows_a_1s_stall_in_the_hundred_requests_due_in_it() {
+    let _serial = serial();
     let server = DelayServer::start(freezing());
     let report = run_get(&open(100.0, 10.0, 200), &server.url());
     let latency = report.total.latency().unwrap();
@@ -239,6 +249,7 @@ fn an_open_loop_shows_a_1s_stall_in_the_hundred_requests_due_in_it() {
 
 #[test]
 fn a_closed_loop_shows_the_same_stall_in_one_request() {
+    let _serial = serial();
     let server = DelayServer::start(freezing());
     let report = run_get(&closed(1.0, 10.0), &server.url());
     let latency = report.total.latency().unwrap();
@@ -255,6 +266,7 @@ fn a_closed_loop_shows_the_same_stall_in_one_request() {
 
 #[test]
 fn nginx_answers_every_request_of_both_clients() {
+    let _serial = serial();
     let nginx = Nginx::start(r#"location = /json { return 200 '{"ok":true}'; }"#);
     let url = format!("{}/json", nginx.url());
     let lean = HttpGet::new(&url).unwrap();
@@ -296,6 +308,7 @@ fn nginx_answers_every_request_of_both_clients() {
 
 #[test]
 fn statuses_timeouts_and_refusals_are_counted_by_kind() {
+    let _serial = serial();
     let unavailable = DelayServer::start(Behaviour {
         status: 503,
         ..delayed(0)
@@ -335,6 +348,7 @@ impl Request for NeverRight {
 
 #[test]
 fn a_request_type_reports_its_own_expectation_failures() {
+    let _serial = serial();
     let report = run(&open(100.0, 0.5, 5), NonZeroUsize::MIN, &NeverRight).unwrap();
     assert_eq!(report.total.errors()[&ErrorKind::Expectation], 50);
     assert_eq!(report.total.tally.error_rate(), 1.0);
@@ -342,6 +356,7 @@ fn a_request_type_reports_its_own_expectation_failures() {
 
 #[test]
 fn requests_due_while_every_slot_is_busy_are_dropped_not_sent_later() {
+    let _serial = serial();
     let server = DelayServer::start(delayed(250));
     // 2 slots, each busy 250 ms: 8 of the 40 due in the second are sent.
     let report = run_get(&open(40.0, 1.0, 2), &server.url());
@@ -359,6 +374,7 @@ fn requests_due_while_every_slot_is_busy_are_dropped_not_sent_later() {
 
 #[test]
 fn a_ramp_is_followed_and_the_timeline_has_a_row_per_second() {
+    let _serial = serial();
     let server = DelayServer::start(delayed(1));
     let mut plan = open(0.0, 4.0, 20);
     // 0 to 200/s over 2 s (200 requests), then 100/s for 2 s (200), after a 1 s warmup.
@@ -402,6 +418,7 @@ fn a_ramp_is_followed_and_the_timeline_has_a_row_per_second() {
 
 #[test]
 fn a_hostile_server_ends_in_errors_not_in_a_panic_or_a_heap() {
+    let _serial = serial();
     let endless = |bytes: &[u8]| Step::Repeat {
         bytes: bytes.to_vec(),
         total: usize::MAX,
