@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::scenario::baseline::RegressionDefaults;
 use crate::scenario::diagnostic::SourceFile;
-use crate::scenario::{BaselineRequest, ScenarioDoc, SmokeCheck};
+use crate::scenario::{CheckRequest, ScenarioDoc, SmokeCheck};
 use crate::target::{Secret, Target};
 
 use super::case::Case;
@@ -73,7 +73,7 @@ pub fn expand(scope: &FileScope<'_>, doc: ScenarioDoc) -> Result<Expanded, Strin
         }
     }
     for check in doc.baseline {
-        if let BaselineRequest::Http(request) = &check.get_ref().request {
+        if let CheckRequest::Http(request) = &check.get_ref().request {
             expanded.secrets.extend(request_secrets(request));
         }
         match baseline::expand(scope, check) {
