@@ -12,15 +12,13 @@ use std::ops::Range;
 
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
-use toml::de::DeValue;
+use toml::de::{DeTable, DeValue};
 
 use crate::metric::{FigureRef, resolve};
 use crate::text::closest;
 
 use super::inference::{EMBEDDINGS_FIGURES, GENERATION_FIGURES};
-use super::request::{
-    CheckRequest, Measured, Owner, Placed, Problem, error_at, split, table_value,
-};
+use super::request::{CheckRequest, Measured, Owner, Placed, Problem, split, table_value, tables};
 use super::{Dur, Threshold};
 
 /// A baseline check: what is repeated, and how it is judged.
@@ -138,24 +136,14 @@ const MIN_ITERATIONS: u32 = crate::judge::baseline::MIN_SAMPLES as u32;
 /// The `baseline` array of a scenario file, each check split into its request and its
 /// settings, with every span kept.
 pub fn from_toml(value: Spanned<DeValue<'_>>) -> Result<Vec<Spanned<BaselineCheck>>, Placed> {
-    let span = value.span();
-    let DeValue::Array(checks) = value.into_inner() else {
-        return Err(error_at(
-            span,
-            "baseline is an array of tables: write [[baseline]]",
-        ));
-    };
-    checks.into_iter().map(one_check).collect()
+    let checks = tables(value, "baseline", "a baseline check")?;
+    checks
+        .into_iter()
+        .map(|(span, table)| one_check(span, table))
+        .collect()
 }
 
-fn one_check(value: Spanned<DeValue<'_>>) -> Result<Spanned<BaselineCheck>, Placed> {
-    let span = value.span();
-    let DeValue::Table(table) = value.into_inner() else {
-        return Err(error_at(
-            span,
-            "a baseline check is a table: write [[baseline]]",
-        ));
-    };
+fn one_check(span: Range<usize>, table: DeTable<'_>) -> Result<Spanned<BaselineCheck>, Placed> {
     let owner = Owner {
         what: "a baseline check",
         label: "baseline keys",

@@ -97,6 +97,35 @@ pub fn split<'a>(table: DeTable<'a>, owner: &Owner<'_>) -> Result<Split<'a>, Pla
     })
 }
 
+/// The tables of an array of tables, each with its span. `header` is how the array is
+/// written (`sla.requests` for `[[sla.requests]]`), `item` what one table is ("an sla
+/// check").
+pub fn tables<'a>(
+    value: Spanned<DeValue<'a>>,
+    header: &str,
+    item: &str,
+) -> Result<Vec<(Range<usize>, DeTable<'a>)>, Placed> {
+    let span = value.span();
+    let DeValue::Array(items) = value.into_inner() else {
+        let key = header.rsplit('.').next().unwrap_or(header);
+        return Err(error_at(
+            span,
+            format!("{key} is an array of tables: write [[{header}]]"),
+        ));
+    };
+    let table = |value: Spanned<DeValue<'a>>| {
+        let span = value.span();
+        match value.into_inner() {
+            DeValue::Table(table) => Ok((span, table)),
+            _ => Err(error_at(
+                span,
+                format!("{item} is a table: write [[{header}]]"),
+            )),
+        }
+    };
+    items.into_iter().map(table).collect()
+}
+
 /// A table as a deserializer that keeps the spans of its values.
 pub fn table_value(span: Range<usize>, table: DeTable<'_>) -> toml::de::ValueDeserializer<'_> {
     toml::de::ValueDeserializer::from(Spanned::new(span, DeValue::Table(table)))
