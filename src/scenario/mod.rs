@@ -12,6 +12,7 @@ pub mod interpolate;
 pub mod parse;
 pub mod request;
 pub mod size;
+pub mod sla;
 pub mod smoke;
 pub mod threshold;
 
@@ -27,6 +28,7 @@ pub use inference::{Endpoint, InferenceCheck, InferenceExpect, Message};
 pub use parse::{ParseError, ParseErrors, parse_scenario};
 pub use request::CheckRequest;
 pub use size::Size;
+pub use sla::SlaCheck;
 pub use smoke::{JsonExpect, SmokeCheck, SmokeExpect};
 pub use threshold::Threshold;
 
@@ -42,6 +44,9 @@ pub struct ScenarioDoc {
     /// Filled by [`parse_scenario`] from the `baseline` array (see [`baseline::from_toml`]).
     #[serde(skip)]
     pub baseline: Vec<Spanned<BaselineCheck>>,
+    /// Filled by [`parse_scenario`] from the `sla` array (see [`sla::from_toml`]).
+    #[serde(skip)]
+    pub sla: Vec<Spanned<SlaCheck>>,
 }
 
 /// Which wire protocol the target speaks; decides the endpoints model checks use.
