@@ -72,6 +72,12 @@ pub const METRICS: &[Metric] = &[
     metric("http_status", Unit::Count, Neither),
     metric("bytes", Unit::Bytes, Neither),
     metric("error_rate", Unit::Ratio, LowerIsBetter),
+    // Figures of a whole run under load (`[[sla]]`), not of one request.
+    metric("throughput", Unit::Rate, HigherIsBetter),
+    metric("output_tokens_per_s", Unit::Rate, HigherIsBetter),
+    metric("goodput", Unit::Ratio, HigherIsBetter),
+    metric("late", Unit::Count, LowerIsBetter),
+    metric("dropped", Unit::Count, LowerIsBetter),
 ];
 
 /// Statistics over repeated measurements (or, for `itl`, over the gaps of one stream).
@@ -287,6 +293,9 @@ mod tests {
     #[case("tokens_per_s.cov", "tokens_per_s", Some(Stat::Cov), Unit::Ratio)]
     #[case("error_rate", "error_rate", None, Unit::Ratio)]
     #[case("bytes", "bytes", None, Unit::Bytes)]
+    #[case("throughput", "throughput", None, Unit::Rate)]
+    #[case("goodput", "goodput", None, Unit::Ratio)]
+    #[case("dropped", "dropped", None, Unit::Count)]
     fn resolves(
         #[case] name: &str,
         #[case] metric: &str,
@@ -318,6 +327,8 @@ mod tests {
     #[case("tokens_per_s", None, HigherIsBetter)]
     #[case("tokens_per_s", Some(Stat::Cov), LowerIsBetter)]
     #[case("output_tokens", None, Neither)]
+    #[case("goodput", None, HigherIsBetter)]
+    #[case("late", None, LowerIsBetter)]
     fn directions(#[case] name: &str, #[case] stat: Option<Stat>, #[case] direction: Direction) {
         let metric = find_metric(name).unwrap();
         assert_eq!(FigureRef { metric, stat }.direction(), direction);

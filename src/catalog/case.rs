@@ -14,8 +14,8 @@ use crate::judge::baseline::Tolerance;
 use crate::kind::Kind;
 use crate::metric::{FigureRef, Metric};
 use crate::scenario::Threshold;
-use crate::scenario::baseline::Measured;
 use crate::scenario::diagnostic::SourceFile;
+use crate::scenario::request::Measured;
 use crate::scenario::{InferenceCheck, Size, SmokeCheck};
 use crate::target::Target;
 

@@ -4,12 +4,10 @@
 //! The request is written with the keys of the kind it repeats, at the check's top level:
 //! those of `[[inference]]` when the check names a `model` (a generation or embeddings),
 //! else those of `[[smoke]]` (a plain HTTP request). The keys of the baseline itself
-//! (iterations, thresholds, regression, ...) sit beside them. serde cannot split one table
-//! between two structs and keep the positions every message needs, so [`from_toml`] splits
-//! the parsed table by key and deserializes each part with its spans.
+//! (iterations, thresholds, regression, ...) sit beside them; [`from_toml`] splits them
+//! apart with [`super::request::split`].
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::ops::Range;
 
 use serde::{Deserialize, Deserializer};
@@ -20,22 +18,14 @@ use crate::metric::{FigureRef, resolve};
 use crate::text::closest;
 
 use super::inference::{EMBEDDINGS_FIGURES, GENERATION_FIGURES};
-use super::{Dur, Endpoint, InferenceCheck, SmokeCheck, Threshold};
+use super::request::{CheckRequest, Measured, Owner, Placed, Problem, split, table_value, tables};
+use super::{Dur, Threshold};
 
 /// A baseline check: what is repeated, and how it is judged.
 #[derive(Debug)]
 pub struct BaselineCheck {
-    pub request: BaselineRequest,
+    pub request: CheckRequest,
     pub settings: BaselineSettings,
-}
-
-/// The request a baseline repeats.
-#[derive(Debug)]
-pub enum BaselineRequest {
-    /// A generation or embeddings request (the check names a `model`).
-    Model(Box<InferenceCheck>),
-    /// A plain HTTP request.
-    Http(Box<SmokeCheck>),
 }
 
 /// The keys of a baseline check that are not the request's.
@@ -133,30 +123,6 @@ pub const SETTINGS_KEYS: &[&str] = &[
     "regression",
 ];
 
-/// The keys an HTTP request takes (those of `[[smoke]]`; a test holds this to it).
-const HTTP_KEYS: &[&str] = &[
-    "name", "get", "post", "method", "path", "query", "headers", "json", "body", "timeout",
-    "max_body", "expect",
-];
-
-/// The keys a model request takes (those of `[[inference]]`; a test holds this to it).
-const MODEL_KEYS: &[&str] = &[
-    "name",
-    "model",
-    "prompt",
-    "messages",
-    "input",
-    "endpoint",
-    "stream",
-    "params",
-    "extra",
-    "timeout",
-    "first_token_timeout",
-    "max_body",
-    "max_line",
-    "expect",
-];
-
 /// The metrics one HTTP request produces, each a baseline statistic's metric.
 pub const HTTP_METRICS: &[&str] = &["latency", "ttfb", "bytes"];
 
@@ -170,110 +136,26 @@ const MIN_ITERATIONS: u32 = crate::judge::baseline::MIN_SAMPLES as u32;
 /// The `baseline` array of a scenario file, each check split into its request and its
 /// settings, with every span kept.
 pub fn from_toml(value: Spanned<DeValue<'_>>) -> Result<Vec<Spanned<BaselineCheck>>, Placed> {
-    let span = value.span();
-    let DeValue::Array(checks) = value.into_inner() else {
-        return Err(error_at(
-            span,
-            "baseline is an array of tables: write [[baseline]]",
-        ));
-    };
-    checks.into_iter().map(one_check).collect()
+    let checks = tables(value, "baseline", "a baseline check")?;
+    checks
+        .into_iter()
+        .map(|(span, table)| one_check(span, table))
+        .collect()
 }
 
-fn one_check(value: Spanned<DeValue<'_>>) -> Result<Spanned<BaselineCheck>, Placed> {
-    let span = value.span();
-    let DeValue::Table(table) = value.into_inner() else {
-        return Err(error_at(
-            span,
-            "a baseline check is a table: write [[baseline]]",
-        ));
+fn one_check(span: Range<usize>, table: DeTable<'_>) -> Result<Spanned<BaselineCheck>, Placed> {
+    let owner = Owner {
+        what: "a baseline check",
+        label: "baseline keys",
+        keys: SETTINGS_KEYS,
     };
-    let is_model = table.get("model").is_some();
-    let (request_keys, kind_name) = if is_model {
-        (MODEL_KEYS, "a model request")
-    } else {
-        (HTTP_KEYS, "an HTTP request")
-    };
-    let mut settings = DeTable::new();
-    let mut request = DeTable::new();
-    for (key, value) in table {
-        if SETTINGS_KEYS.contains(&key.get_ref().as_ref()) {
-            settings.insert(key, value);
-        } else if request_keys.contains(&key.get_ref().as_ref()) {
-            request.insert(key, value);
-        } else {
-            return Err(error_at(
-                key.span(),
-                unknown_key(key.get_ref(), is_model, kind_name),
-            ));
-        }
-    }
-    let settings = BaselineSettings::deserialize(table_value(span.clone(), settings))?;
-    let request = table_value(span.clone(), request);
-    let request = if is_model {
-        BaselineRequest::Model(Box::new(InferenceCheck::deserialize(request)?))
-    } else {
-        BaselineRequest::Http(Box::new(SmokeCheck::deserialize(request)?))
-    };
+    let parts = split(table, &owner)?;
+    let settings = BaselineSettings::deserialize(table_value(span.clone(), parts.own))?;
+    let request = CheckRequest::from_table(span.clone(), parts.request, parts.is_model)?;
     Ok(Spanned::new(span, BaselineCheck { request, settings }))
 }
 
-fn table_value(span: Range<usize>, table: DeTable<'_>) -> toml::de::ValueDeserializer<'_> {
-    toml::de::ValueDeserializer::from(Spanned::new(span, DeValue::Table(table)))
-}
-
-/// A message and where it points, for the parser to place at `line:col`.
-#[derive(Debug)]
-pub struct Placed {
-    pub message: String,
-    pub span: Option<Range<usize>>,
-}
-
-impl From<toml::de::Error> for Placed {
-    fn from(e: toml::de::Error) -> Placed {
-        Placed {
-            message: e.message().to_string(),
-            span: e.span(),
-        }
-    }
-}
-
-fn error_at(span: Range<usize>, message: impl Into<String>) -> Placed {
-    Placed {
-        message: message.into(),
-        span: Some(span),
-    }
-}
-
-fn unknown_key(key: &str, is_model: bool, kind_name: &str) -> String {
-    let requests = if is_model { MODEL_KEYS } else { HTTP_KEYS };
-    let known: Vec<&str> = SETTINGS_KEYS.iter().chain(requests).copied().collect();
-    let hint = closest(key, &known).map_or_else(String::new, |c| format!("; did you mean `{c}`?"));
-    let other = if is_model { HTTP_KEYS } else { MODEL_KEYS };
-    let why = if other.contains(&key) {
-        if is_model {
-            " (it belongs to an HTTP request, and this check names a model)".to_string()
-        } else {
-            " (it belongs to a model request: add model = \"...\")".to_string()
-        }
-    } else {
-        String::new()
-    };
-    format!(
-        "unknown key `{key}` in a baseline check of {kind_name}{why}{hint}; baseline keys: {}; request keys: {}",
-        SETTINGS_KEYS.join(", "),
-        requests.join(", ")
-    )
-}
-
-/// What kind of request a check repeats, for the figures it can be judged on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Measured {
-    Generation { stream: bool },
-    Embeddings,
-    Http,
-}
-
+/// What a baseline reads of the kind of request it repeats.
 impl Measured {
     /// The metrics one iteration produces. Within one generation `itl.mean` and `itl.max`
     /// summarise its stream; across iterations `itl` is the sample of each iteration's
@@ -308,42 +190,22 @@ impl Measured {
 /// decode time to divide by.
 const STREAM_ONLY: &[&str] = &["itl", "tpot", "tokens_per_s"];
 
-impl fmt::Display for Measured {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Measured::Generation { stream: true } => "a streamed generation",
-            Measured::Generation { stream: false } => "a generation not streamed",
-            Measured::Embeddings => "an embeddings request",
-            Measured::Http => "an HTTP request",
-        })
-    }
-}
-
 impl BaselineCheck {
     pub fn name(&self) -> &Spanned<String> {
-        match &self.request {
-            BaselineRequest::Model(check) => &check.name,
-            BaselineRequest::Http(check) => &check.name,
-        }
+        self.request.name()
     }
 
     pub fn measured(&self) -> Measured {
-        match &self.request {
-            BaselineRequest::Http(_) => Measured::Http,
-            BaselineRequest::Model(check) if check.endpoint() == Endpoint::Embeddings => {
-                Measured::Embeddings
-            }
-            BaselineRequest::Model(check) => Measured::Generation {
-                stream: check.variants().first().is_none_or(|(_, stream)| *stream),
-            },
-        }
+        self.request.measured()
     }
 
     /// Checks what serde cannot, and returns every problem found; each may point at a
     /// value inside the check (`None`: the check as a whole).
-    pub fn validate(&self) -> Vec<(String, Option<Range<usize>>)> {
+    pub fn validate(&self) -> Vec<Problem> {
         let name = self.name().get_ref();
-        let mut problems = self.validate_request();
+        let mut problems = self
+            .request
+            .validate(&format!("baseline check \"{name}\""), "a baseline");
         let mut problem = |message: String, at: Range<usize>| {
             problems.push((format!("baseline check \"{name}\": {message}"), Some(at)));
         };
@@ -378,70 +240,6 @@ impl BaselineCheck {
         }
         problems
     }
-
-    /// The request's own validation, and what a repeated request may not say.
-    fn validate_request(&self) -> Vec<(String, Option<Range<usize>>)> {
-        match &self.request {
-            BaselineRequest::Http(check) => {
-                let name = check.name.get_ref();
-                let mut problems: Vec<_> = check
-                    .validate()
-                    .err()
-                    .map(|message| (as_baseline(&message, name), None))
-                    .into_iter()
-                    .collect();
-                // A slow answer counted as a failed iteration would leave the figures of
-                // the slowest out of the statistics: the tail would look better than it is.
-                if let Some(limit) = &check.expect.max_latency {
-                    problems.push((
-                        format!(
-                            "baseline check \"{name}\": max_latency does not apply to a baseline, whose slow iterations must count in its statistics; put a threshold such as \"latency.max\" = ... in thresholds"
-                        ),
-                        Some(limit.span()),
-                    ));
-                }
-                problems
-            }
-            BaselineRequest::Model(check) => {
-                let mut problems: Vec<_> = check
-                    .validate()
-                    .into_iter()
-                    .map(|(message, at)| (as_baseline(&message, check.name.get_ref()), at))
-                    .collect();
-                if let Some(stream) = &check.stream
-                    && stream.get_ref().as_slice().len() > 1
-                {
-                    problems.push((
-                        format!(
-                            "baseline check \"{}\": stream takes one mode in a baseline (its figures are compared run to run); write two checks to measure both",
-                            check.name.get_ref()
-                        ),
-                        Some(stream.span()),
-                    ));
-                }
-                for (figure, _) in &check.expect.thresholds {
-                    problems.push((
-                        format!(
-                            "baseline check \"{}\": a threshold on one request's {} does not apply to a baseline; put a statistic in thresholds, such as \"{}.p95\" = ...",
-                            check.name.get_ref(),
-                            figure.get_ref(),
-                            figure.get_ref().split('.').next().unwrap_or_default()
-                        ),
-                        Some(figure.span()),
-                    ));
-                }
-                problems
-            }
-        }
-    }
-}
-
-/// The request kinds' messages name their own kind; here they are a baseline's.
-fn as_baseline(message: &str, name: &str) -> String {
-    let ours = format!("baseline check \"{name}\"");
-    message
-        .replacen(&format!("smoke check \"{name}\""), &ours, 1)
-        .replacen(&format!("inference check \"{name}\""), &ours, 1)
 }
 
 /// A threshold key of a baseline: `<metric>.<stat>` of a metric the request measures, or
@@ -535,7 +333,7 @@ mod tests {
         assert_eq!(check.settings.warmup, 2);
         let regression = check.settings.regression.unwrap().into_inner();
         assert_eq!(regression.tolerance, Some(Share(0.05)));
-        let BaselineRequest::Model(request) = check.request else {
+        let CheckRequest::Model(request) = check.request else {
             panic!("a model request");
         };
         assert!(request.expect.text_contains.is_some());
@@ -614,34 +412,5 @@ mod tests {
     fn rejects(#[case] check: &str, #[case] message: &str) {
         let error = parse(check).expect_err("an error");
         assert!(error.contains(message), "{error}");
-    }
-
-    /// The key lists that split a check hold every key the request kinds take: serde's
-    /// message for an unknown field lists the struct's fields.
-    #[rstest]
-    #[case(HTTP_KEYS, "get = \"/\"\n", "smoke")]
-    #[case(MODEL_KEYS, "model = \"m\"\nprompt = \"p\"\n", "inference")]
-    fn request_keys_are_those_of_the_request_kind(
-        #[case] keys: &[&str],
-        #[case] request: &str,
-        #[case] kind: &str,
-    ) {
-        let text = format!("{HEAD}[[{kind}]]\nname = \"b\"\n{request}zzz = 1\n");
-        let error = parse_scenario(&text, &|_: &str| None)
-            .unwrap_err()
-            .to_string();
-        let listed: Vec<&str> = error
-            .split("expected one of ")
-            .nth(1)
-            .unwrap_or_else(|| panic!("{error}"))
-            .split(", ")
-            .map(|field| field.trim_matches(|c: char| c == '`' || c.is_whitespace()))
-            .map(|field| field.split('`').next().unwrap_or_default())
-            .collect();
-        let mut listed = listed;
-        listed.sort_unstable();
-        let mut keys = keys.to_vec();
-        keys.sort_unstable();
-        assert_eq!(listed, keys);
     }
 }

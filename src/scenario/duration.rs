@@ -67,16 +67,10 @@ pub const MAX_SETTING: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Parses a limit: a duration more than zero and at most [`MAX_SETTING`].
 pub fn parse_limit(text: &str) -> Result<Duration, String> {
-    let duration = parse_duration(text)?;
+    let duration = parse_wait(text)?;
     if duration.is_zero() {
         return Err(format!(
             "duration \"{}\" is zero: this setting needs more than 0s",
-            text.trim()
-        ));
-    }
-    if duration > MAX_SETTING {
-        return Err(format!(
-            "duration \"{}\" is longer than a setting may be (at most 168h, a week)",
             text.trim()
         ));
     }
@@ -90,6 +84,33 @@ impl<'de> Deserialize<'de> for Dur {
             .map(Dur)
             .map_err(serde::de::Error::custom)
     }
+}
+
+/// A time spent waiting or unmeasured (a think time, a warmup), read from a scenario file:
+/// unlike a limit it may be zero (no wait at all), and like one it is at most
+/// [`MAX_SETTING`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Wait(pub Duration);
+
+impl<'de> Deserialize<'de> for Wait {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_wait(&text)
+            .map(Wait)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parses a wait: a duration of at most [`MAX_SETTING`], zero included.
+fn parse_wait(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration > MAX_SETTING {
+        return Err(format!(
+            "duration \"{}\" is longer than a setting may be (at most 168h, a week)",
+            text.trim()
+        ));
+    }
+    Ok(duration)
 }
 
 #[cfg(test)]
@@ -136,6 +157,19 @@ mod tests {
         match (parse_limit(text), message) {
             (Ok(_), None) => {}
             (Err(err), Some(message)) => assert!(err.contains(message), "{err}"),
+            (result, _) => panic!("{text}: {result:?}"),
+        }
+    }
+
+    #[rstest]
+    #[case("0s", Ok(Duration::ZERO))]
+    #[case("250ms", Ok(Duration::from_millis(250)))]
+    #[case("169h", Err("longer than a setting may be"))]
+    #[case("5", Err("has no unit"))]
+    fn waits_may_be_zero(#[case] text: &str, #[case] expected: Result<Duration, &str>) {
+        match (parse_wait(text), expected) {
+            (Ok(wait), Ok(expected)) => assert_eq!(wait, expected),
+            (Err(err), Err(message)) => assert!(err.contains(message), "{err}"),
             (result, _) => panic!("{text}: {result:?}"),
         }
     }

@@ -10,7 +10,9 @@ pub mod duration;
 pub mod inference;
 pub mod interpolate;
 pub mod parse;
+pub mod request;
 pub mod size;
+pub mod sla;
 pub mod smoke;
 pub mod threshold;
 
@@ -20,11 +22,13 @@ use std::fmt;
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
-pub use baseline::{BaselineCheck, BaselineRequest};
+pub use baseline::BaselineCheck;
 pub use duration::Dur;
 pub use inference::{Endpoint, InferenceCheck, InferenceExpect, Message};
 pub use parse::{ParseError, ParseErrors, parse_scenario};
+pub use request::CheckRequest;
 pub use size::Size;
+pub use sla::SlaCheck;
 pub use smoke::{JsonExpect, SmokeCheck, SmokeExpect};
 pub use threshold::Threshold;
 
@@ -40,6 +44,9 @@ pub struct ScenarioDoc {
     /// Filled by [`parse_scenario`] from the `baseline` array (see [`baseline::from_toml`]).
     #[serde(skip)]
     pub baseline: Vec<Spanned<BaselineCheck>>,
+    /// Filled by [`parse_scenario`] from the `sla` array (see [`sla::from_toml`]).
+    #[serde(skip)]
+    pub sla: Vec<Spanned<SlaCheck>>,
 }
 
 /// Which wire protocol the target speaks; decides the endpoints model checks use.

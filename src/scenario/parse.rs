@@ -11,6 +11,7 @@ use toml::de::{DeTable, Deserializer};
 use super::ScenarioDoc;
 use super::diagnostic::{line_col, with_suggestion};
 use super::interpolate::{Vars, interpolate_table};
+use super::request::Placed;
 
 /// A problem in a scenario file, at a one-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,14 +66,18 @@ pub fn parse_scenario(source: &str, vars: &dyn Vars) -> Result<ScenarioDoc, Pars
     table.get_mut().make_owned();
     interpolate_table(table.get_mut(), vars)
         .map_err(|(e, span)| ParseError::at(source, Some(span), e.message))?;
-    // Baseline checks are split between two structs by key, which serde cannot do.
+    // Baseline and sla checks are split between structs by key, which serde cannot do.
     let baseline = table.get_mut().remove("baseline");
+    let sla = table.get_mut().remove("sla");
     let typing =
         |e: toml::de::Error| ParseError::at(source, e.span(), with_suggestion(e.message()));
     let mut doc = ScenarioDoc::deserialize(Deserializer::from(table)).map_err(typing)?;
+    let placed = |e: Placed| ParseError::at(source, e.span, with_suggestion(&e.message));
     if let Some(baseline) = baseline {
-        doc.baseline = super::baseline::from_toml(baseline)
-            .map_err(|e| ParseError::at(source, e.span, with_suggestion(&e.message)))?;
+        doc.baseline = super::baseline::from_toml(baseline).map_err(placed)?;
+    }
+    if let Some(sla) = sla {
+        doc.sla = super::sla::from_toml(sla).map_err(placed)?;
     }
     let mut errors = Vec::new();
     validate(source, &doc, &mut errors);
@@ -145,6 +150,11 @@ fn validate(source: &str, doc: &ScenarioDoc, errors: &mut Vec<ParseError>) {
     for check in &doc.inference {
         place(source, check.span(), check.get_ref().validate(), errors);
     }
+    let sla_names = doc.sla.iter().map(|c| &c.get_ref().name);
+    check_names(source, "sla", sla_names, errors);
+    for check in &doc.sla {
+        place(source, check.span(), check.get_ref().validate(), errors);
+    }
 }
 
 /// A check's problems, each at the value it points at or else at the check.
@@ -191,13 +201,18 @@ fn check_names<'a>(
     }
 }
 
-/// Names become part of test case names, which are split on `::` and typed in filters.
-fn validate_name(source: &str, name: &str, span: Range<usize>) -> Result<(), ParseError> {
-    let valid = !name.is_empty()
+/// Letters, digits, `_`, `-` and `.`: what a name may hold wherever it is typed or read
+/// back (a test case name, a request of a mix in a threshold key).
+pub(super) fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    if valid {
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// Names become part of test case names, which are split on `::` and typed in filters.
+fn validate_name(source: &str, name: &str, span: Range<usize>) -> Result<(), ParseError> {
+    if is_valid_name(name) {
         Ok(())
     } else {
         Err(ParseError::at(

@@ -10,8 +10,9 @@ use super::{FileScope, inference, smoke};
 use crate::catalog::case::{BaselineSpec, Case, Gate, RepeatedRequest, Spec, StatThreshold};
 use crate::judge::baseline::Tolerance;
 use crate::metric::find_metric;
-use crate::scenario::baseline::{BaselineSettings, Measured, RegressionDefaults, threshold_figure};
-use crate::scenario::{BaselineCheck, BaselineRequest};
+use crate::scenario::baseline::{BaselineSettings, RegressionDefaults, threshold_figure};
+use crate::scenario::request::Measured;
+use crate::scenario::{BaselineCheck, CheckRequest};
 
 /// The gate's tolerance when neither the check nor the suite says.
 const DEFAULT_TOLERANCE: f64 = 0.10;
@@ -22,10 +23,10 @@ pub fn expand(scope: &FileScope<'_>, spanned: Spanned<BaselineCheck>) -> Result<
     let measured = check.measured();
     let name = check.name().get_ref().clone();
     let request = match check.request {
-        BaselineRequest::Http(http) => {
+        CheckRequest::Http(http) => {
             RepeatedRequest::Http(Box::new(smoke::spec(scope, *http, &span)?))
         }
-        BaselineRequest::Model(model) => {
+        CheckRequest::Model(model) => {
             let mut specs = inference::specs(scope, Arc::new(*model), &span)?;
             // Validation allows one stream mode, hence one variant.
             RepeatedRequest::Model(specs.remove(0).1)

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::scenario::baseline::RegressionDefaults;
 use crate::scenario::diagnostic::SourceFile;
-use crate::scenario::{BaselineRequest, ScenarioDoc, SmokeCheck};
+use crate::scenario::{CheckRequest, ScenarioDoc, SmokeCheck};
 use crate::target::{Secret, Target};
 
 use super::case::Case;
@@ -73,13 +73,24 @@ pub fn expand(scope: &FileScope<'_>, doc: ScenarioDoc) -> Result<Expanded, Strin
         }
     }
     for check in doc.baseline {
-        if let BaselineRequest::Http(request) = &check.get_ref().request {
+        if let CheckRequest::Http(request) = &check.get_ref().request {
             expanded.secrets.extend(request_secrets(request));
         }
         match baseline::expand(scope, check) {
             Ok(case) => expanded.cases.push(case),
             Err(e) => errors.push(e),
         }
+    }
+    // Read and validated, but nothing runs a load yet: a file that has one fails to load
+    // rather than passing without it.
+    for check in doc.sla {
+        errors.push(scope.at(
+            &check.span(),
+            format!(
+                "sla check \"{}\": sla checks are not run yet (this perfcase reads [[sla]] but has no load engine); remove the check, or keep it in a file outside the scenario folder",
+                check.get_ref().name.get_ref()
+            ),
+        ));
     }
     if errors.is_empty() {
         Ok(expanded)
@@ -136,6 +147,18 @@ pub(crate) mod tests {
         assert!(
             lines[1].starts_with("s/x.toml:7:1: inference checks need a model API"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn an_sla_check_is_a_load_error_until_sla_checks_run() {
+        let text = "[target]\nbase_url = \"http://127.0.0.1:1\"\n\
+             [[smoke]]\nname = \"a\"\nget = \"/\"\n\
+             [[sla]]\nname = \"s\"\nget = \"/\"\nload = { users = 2, duration = \"1s\" }\n";
+        let error = expand_text(text).err().unwrap();
+        assert_eq!(
+            error,
+            "s/x.toml:6:1: sla check \"s\": sla checks are not run yet (this perfcase reads [[sla]] but has no load engine); remove the check, or keep it in a file outside the scenario folder"
         );
     }
 
