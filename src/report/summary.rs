@@ -2,7 +2,16 @@
 
 use super::markdown::cell;
 use super::record::{Record, Status};
+use crate::kind::Kind;
+use crate::store::history::HISTORY_FIGURES;
 use crate::text::format_seconds;
+
+/// Whether a figure goes in the summary's table. A baseline case has every statistic of
+/// every metric (well over a hundred for a generation): the table keeps the few that
+/// history keeps, and `results.csv` and `report.md` have the rest.
+fn in_summary(record: &Record, figure: &str) -> bool {
+    record.kind != Kind::Baseline || figure == "error_rate" || HISTORY_FIGURES.contains(&figure)
+}
 
 pub fn render(records: &[Record]) -> String {
     let count = |status| records.iter().filter(|r| r.status == status).count();
@@ -19,6 +28,7 @@ pub fn render(records: &[Record]) -> String {
         let figures: Vec<String> = record
             .figures
             .iter()
+            .filter(|figure| in_summary(record, &figure.name))
             .map(|figure| format!("{} {}", figure.name, figure.display_value()))
             .collect();
         text.push_str(&format!(
@@ -83,5 +93,16 @@ mod tests {
     #[case("````` x", "``````")]
     fn fences_outlast_the_text(#[case] text: &str, #[case] fence: &str) {
         assert_eq!(fence_for(text), fence);
+    }
+
+    #[test]
+    fn a_baseline_case_shows_the_figures_history_keeps() {
+        let baseline = crate::report::fixtures::generation("g", "m", 0.1, 100.0);
+        let text = render(&[baseline]);
+        assert!(text.contains("ttft.median 100ms"), "{text}");
+        assert!(!text.contains("ttft.mean"), "{text}");
+        let mut other = crate::report::fixtures::generation("g", "m", 0.1, 100.0);
+        other.kind = Kind::Inference;
+        assert!(render(&[other]).contains("ttft.mean"));
     }
 }
