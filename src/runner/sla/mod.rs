@@ -126,8 +126,9 @@ fn judged(context: &RunContext<'_>, spec: &SlaSpec, report: &Report) -> Outcome 
 /// The load in words: `a closed loop of 1, 2, 4 users (warmup 1s)`.
 fn describe(plan: &Plan) -> String {
     let levels: Vec<String> = plan.stages.iter().map(|s| format!("{}", s.level)).collect();
+    let users = if levels == ["1"] { "user" } else { "users" };
     let what = match plan.model {
-        Model::Closed { .. } => format!("a closed loop of {} users", levels.join(", ")),
+        Model::Closed { .. } => format!("a closed loop of {} {users}", levels.join(", ")),
         Model::Open { .. } => format!("an open loop of {} requests/s", levels.join(", ")),
     };
     if plan.warmup.is_zero() {
