@@ -15,6 +15,7 @@ const LATENCY_STATS: &[Stat] = &[
     Stat::P95,
     Stat::P99,
     Stat::P999,
+    Stat::Min,
     Stat::Max,
     Stat::Mean,
 ];
@@ -24,6 +25,10 @@ const LATENCY_STATS: &[Stat] = &[
 pub fn value(figures: &Figures, figure: FigureRef) -> Option<f64> {
     let tally = &figures.tally;
     match figure.metric.name {
+        // The engine's summary has no minimum; its histogram keeps one, to its precision.
+        "latency" if figure.stat == Some(Stat::Min) && !tally.latency.is_empty() => {
+            Some(tally.latency.min() as f64 / 1e6)
+        }
         "latency" => {
             let latency = figures.latency()?;
             let duration = match figure.stat? {
@@ -223,6 +228,7 @@ mod tests {
 
     #[rstest]
     #[case("latency.p50", Some(0.020))]
+    #[case("latency.min", Some(0.020))]
     #[case("latency.max", Some(0.040))]
     #[case("latency.mean", Some(0.025))]
     #[case("throughput", Some(2.0))]
@@ -245,8 +251,8 @@ mod tests {
     }
 
     #[rstest]
-    #[case::closed(false, 9)]
-    #[case::open(true, 11)]
+    #[case::closed(false, 10)]
+    #[case::open(true, 12)]
     fn the_record_has_the_registered_figures_of_the_run(#[case] open: bool, #[case] count: usize) {
         let names: Vec<String> = super::figures(&figures(&[5], &[], 1), open)
             .into_iter()
@@ -255,7 +261,7 @@ mod tests {
         assert_eq!(names.len(), count, "{names:?}");
         assert_eq!(names[0], "latency.p50");
         assert_eq!(names[4], "latency.p99.9");
-        assert_eq!(names[7], "throughput");
+        assert_eq!(names[8], "throughput");
     }
 
     #[test]
