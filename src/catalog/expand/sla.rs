@@ -36,8 +36,8 @@ pub fn expand(scope: &FileScope<'_>, spanned: Spanned<SlaCheck>) -> Result<Case,
         .map_err(|_| at("its load is not valid".into()))?;
     let http = runnable(&check, &load, scope.target).map_err(|missing| {
         at(format!(
-            "{} not run yet: this perfcase runs an sla check whose request is one plain HTTP GET (no headers, body or expect) on an http:// target; change the check, or keep it in a file outside the scenario folder",
-            missing.join(", ")
+            "not run yet: {}; this perfcase runs an sla check whose request is one plain HTTP GET (no headers, body or expect) on an http:// target; change the check, or keep it in a file outside the scenario folder",
+            missing.join("; ")
         ))
     })?;
     let timeout = http.timeout.as_ref().map_or(scope.target.timeout, |t| t.0);
@@ -69,40 +69,40 @@ fn runnable<'c>(
     let mut missing = Vec::new();
     let http = match check.single() {
         None => {
-            missing.push("a mix of requests ([[sla.requests]]) is");
+            missing.push("a mix of requests ([[sla.requests]])");
             None
         }
         Some(CheckRequest::Model(_)) => {
-            missing.push("a model request under load is");
+            missing.push("a model request");
             None
         }
         Some(CheckRequest::Http(http)) => Some(http.as_ref()),
     };
     if let Some(http) = http {
         if http.method() != "GET" {
-            missing.push("a method other than GET is");
+            missing.push("a method other than GET");
         }
         if http.json.is_some() || http.body.is_some() {
-            missing.push("a request body is");
+            missing.push("a request body");
         }
         if !http.headers.is_empty() {
-            missing.push("request headers are");
+            missing.push("request headers");
         }
         if !http.expect.is_empty() {
-            missing.push("expect (an answer under load is judged by its 2xx status) is");
+            missing.push("expect (an answer under load is judged by its 2xx status)");
         }
         if http.max_body.is_some() {
-            missing.push("max_body is");
+            missing.push("max_body");
         }
     }
     if target.base_url.scheme() != "http" {
-        missing.push("an https:// target is");
+        missing.push("an https:// target");
     }
     if target.has_headers() {
-        missing.push("a target with headers is");
+        missing.push("a target with headers");
     }
     if check.abort_on_fail() {
-        missing.push("abort_on_fail is");
+        missing.push("abort_on_fail = true");
     }
     missing.extend(unrun_ramps(load));
     match http {
@@ -120,10 +120,10 @@ fn unrun_ramps(load: &LoadPlan) -> Vec<&'static str> {
     let mut missing = Vec::new();
     for (i, (duration, ramp)) in ramps.enumerate() {
         if !ramp.is_zero() && ramp != duration {
-            missing.push("a ramp shorter than its stage (write the ramp as a stage of its own) is");
+            missing.push("a ramp shorter than its stage (write the ramp as a stage of its own)");
         }
         if i == 0 && !ramp.is_zero() && !load.warmup.is_zero() {
-            missing.push("a warmup before a first stage that ramps is");
+            missing.push("a warmup before a first stage that ramps");
         }
     }
     missing.dedup();
@@ -282,54 +282,50 @@ mod tests {
         );
     }
 
-    const NOT_RUN: &str = " not run yet: this perfcase runs an sla check whose request is one plain HTTP GET (no headers, body or expect) on an http:// target; change the check, or keep it in a file outside the scenario folder";
+    const NOT_RUN: &str = "; this perfcase runs an sla check whose request is one plain HTTP GET (no headers, body or expect) on an http:// target; change the check, or keep it in a file outside the scenario folder";
 
     #[rstest]
     #[case::mix(
         HEAD,
         "[[sla.requests]]\nname = \"a\"\nget = \"/\"\nweight = 1\n",
-        "a mix of requests ([[sla.requests]]) is"
+        "a mix of requests ([[sla.requests]])"
     )]
     #[case::model(
         "[target]\nbase_url = \"http://127.0.0.1:1\"\napi = \"openai\"\n",
         "model = \"m\"\nprompt = \"p\"\n",
-        "a model request under load is"
+        "a model request"
     )]
     #[case::post(
         HEAD,
         "post = \"/\"\njson = { a = 1 }\n",
-        "a method other than GET is, a request body is"
+        "a method other than GET; a request body"
     )]
-    #[case::headers(
-        HEAD,
-        "get = \"/\"\nheaders = { X-A = \"b\" }\n",
-        "request headers are"
-    )]
+    #[case::headers(HEAD, "get = \"/\"\nheaders = { X-A = \"b\" }\n", "request headers")]
     #[case::expect(
         HEAD,
         "get = \"/\"\nexpect = { status = 200 }\n",
-        "expect (an answer under load is judged by its 2xx status) is"
+        "expect (an answer under load is judged by its 2xx status)"
     )]
     #[case::https(
         "[target]\nbase_url = \"https://127.0.0.1:1\"\n",
         "get = \"/\"\n",
-        "an https:// target is"
+        "an https:// target"
     )]
     #[case::target_headers(
         "[target]\nbase_url = \"http://127.0.0.1:1\"\nheaders = { X-Key = \"k\" }\n",
         "get = \"/\"\n",
-        "a target with headers is"
+        "a target with headers"
     )]
-    #[case::abort(HEAD, "get = \"/\"\nabort_on_fail = true\n", "abort_on_fail is")]
+    #[case::abort(HEAD, "get = \"/\"\nabort_on_fail = true\n", "abort_on_fail = true")]
     #[case::short_ramp(
         HEAD,
         "get = \"/\"\nstages = [{ users = 2, duration = \"2s\", ramp = \"1s\" }]\n",
-        "a ramp shorter than its stage (write the ramp as a stage of its own) is"
+        "a ramp shorter than its stage (write the ramp as a stage of its own)"
     )]
     #[case::warmup_ramp(
         HEAD,
         "get = \"/\"\nwarmup = \"1s\"\nstages = [{ users = 2, duration = \"2s\", ramp = \"2s\" }]\n",
-        "a warmup before a first stage that ramps is"
+        "a warmup before a first stage that ramps"
     )]
     fn what_is_not_run_yet_is_a_load_error_at_the_check(
         #[case] head: &str,
@@ -346,7 +342,7 @@ mod tests {
         let error = expand_text(&text).err().unwrap();
         assert_eq!(
             error,
-            format!("s/x.toml:{line}:1: sla check \"s\": {missing}{NOT_RUN}")
+            format!("s/x.toml:{line}:1: sla check \"s\": not run yet: {missing}{NOT_RUN}")
         );
     }
 

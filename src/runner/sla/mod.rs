@@ -57,12 +57,12 @@ async fn announce(progress: &Progress<'_>, plan: &Plan) {
     let count = plan.stages.len();
     for (i, stage) in plan.stages.iter().enumerate() {
         let warmup = if i == 0 && !plan.warmup.is_zero() {
-            format!(" after a warmup of {}", format_duration(plan.warmup))
+            format!("warmup {}, then ", format_duration(plan.warmup))
         } else {
             String::new()
         };
         progress.say(&format!(
-            "stage {} of {count}: {} for {}{warmup}",
+            "{warmup}stage {} of {count}: {} for {}",
             i + 1,
             level(plan, stage),
             format_duration(measured(plan, i)),
