@@ -11,6 +11,7 @@ pub enum Kind {
     Smoke,
     Inference,
     Baseline,
+    Sla,
 }
 
 impl Kind {
@@ -20,6 +21,7 @@ impl Kind {
             Kind::Smoke => "smoke",
             Kind::Inference => "inference",
             Kind::Baseline => "baseline",
+            Kind::Sla => "sla",
         }
     }
 }

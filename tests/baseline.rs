@@ -5,23 +5,11 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use support::run::{Run, Workspace};
+use support::run::{Run, Workspace, csv_rows};
 use support::scripted::{Route, ScriptedServer, Step, chunk, chunked_head, last_chunk, respond};
-
-/// An HTTP server on 127.0.0.1 that answers `GET /ok` after `delay`, one request at a time
-/// per connection.
-fn delayed(delay: Duration) -> ScriptedServer {
-    let mut steps = vec![Step::Sleep(delay)];
-    steps.extend(respond(200, "application/json", "{\"ok\":true}"));
-    ScriptedServer::start(vec![Route {
-        method: "GET",
-        path: "/ok",
-        steps,
-    }])
-}
+use support::serial::serial;
 
 fn scenario(server: &ScriptedServer, check: &str) -> String {
     format!(
@@ -39,49 +27,12 @@ fn failing() -> ScriptedServer {
     }])
 }
 
-/// The rows of a CSV artifact by the value of `key`.
-fn csv_rows(text: &str) -> Vec<HashMap<String, String>> {
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let headers = reader.headers().unwrap().clone();
-    reader
-        .records()
-        .map(|r| {
-            let r = r.unwrap();
-            headers
-                .iter()
-                .map(str::to_string)
-                .zip(r.iter().map(str::to_string))
-                .collect()
-        })
-        .collect()
-}
-
-fn figure(run: &Run, case: &str, name: &str) -> f64 {
-    let text = std::fs::read_to_string(run.out.join("results.csv")).unwrap();
-    let rows = csv_rows(&text);
-    let row = rows
-        .iter()
-        .find(|r| r["name"] == case)
-        .unwrap_or_else(|| panic!("no row for {case} in\n{text}"));
-    row[name]
-        .parse()
-        .unwrap_or_else(|_| panic!("{name} = {:?}", row[name]))
-}
-
 const CASE: &str = "baseline::x::ok";
-
-/// These tests measure known delays on 2 cores, each through a harness process of its own:
-/// one at a time, so that one test's harness does not add to another's latencies.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 #[test]
 fn statistics_of_a_fixed_delay_are_right_and_every_iteration_is_a_row() {
     let _serial = serial();
-    let server = delayed(Duration::from_millis(20));
+    let server = ScriptedServer::delayed(Duration::from_millis(20));
     let ws = Workspace::new(&[(
         "x.toml",
         &scenario(
@@ -94,10 +45,10 @@ fn statistics_of_a_fixed_delay_are_right_and_every_iteration_is_a_row() {
     assert_eq!(server.requests().len(), 14, "2 warmup + 12 counted");
     // The server closes every connection, so each iteration also connects anew (a SYN, an
     // accept, a thread of the test server): about a millisecond on top of the delay.
-    let median = figure(&run, CASE, "latency.median");
+    let median = run.figure(CASE, "latency.median");
     assert!((0.020..0.022).contains(&median), "median {median}");
-    assert_eq!(figure(&run, CASE, "latency.count"), 12.0);
-    assert_eq!(figure(&run, CASE, "error_rate"), 0.0);
+    assert_eq!(run.figure(CASE, "latency.count"), 12.0);
+    assert_eq!(run.figure(CASE, "error_rate"), 0.0);
     let samples = ws.read_out("samples/baseline__x__ok.csv");
     let rows = csv_rows(&samples);
     assert_eq!(rows.len(), 12, "{samples}");
@@ -135,7 +86,7 @@ fn failed_iterations_are_rows_and_fail_the_check_unless_an_error_rate_allows_the
             .all(|r| r["status"] == "500" && r["error"].contains("status")),
         "{rows:?}"
     );
-    assert_eq!(figure(&run, CASE, "error_rate"), 1.0);
+    assert_eq!(run.figure(CASE, "error_rate"), 1.0);
 
     let allowed = Workspace::new(&[(
         "x.toml",
@@ -151,7 +102,7 @@ fn failed_iterations_are_rows_and_fail_the_check_unless_an_error_rate_allows_the
 
 /// Runs the check against a server of `delay` with the stored baselines of `ws`.
 fn run_with_delay(ws: &Workspace, delay: Duration, env: &[(&str, &str)]) -> Run {
-    let server = delayed(delay);
+    let server = ScriptedServer::delayed(delay);
     ws.write(
         "scenarios/x.toml",
         &scenario(
@@ -296,7 +247,7 @@ fn an_interrupted_run_leaves_the_stored_baseline_untouched() {
     recorded.assert_outcome(CASE, "ok");
     let stored = ws.dir.path().join("baselines/x.json");
     let before = std::fs::read(&stored).unwrap();
-    let server = delayed(Duration::from_millis(5));
+    let server = ScriptedServer::delayed(Duration::from_millis(5));
     ws.write(
         "scenarios/x.toml",
         &scenario(&server, "iterations = 50\nwarmup = 0\npause = \"200ms\"\n"),
@@ -328,8 +279,8 @@ fn an_interrupted_run_leaves_the_stored_baseline_untouched() {
 #[test]
 fn a_baseline_overlaps_no_other_case() {
     let _serial = serial();
-    let measured = delayed(Duration::from_millis(30));
-    let other = delayed(Duration::from_millis(60));
+    let measured = ScriptedServer::delayed(Duration::from_millis(30));
+    let other = ScriptedServer::delayed(Duration::from_millis(60));
     let smoke: String = (0..6)
         .map(|i| format!("[[smoke]]\nname = \"s{i}\"\nget = \"/ok\"\n"))
         .collect();
@@ -424,12 +375,12 @@ fn an_ollama_throughput_baseline_keeps_the_servers_durations_and_what_it_ran_aga
     let run = ws.run(&[], &[("PERFCASE_UPDATE", "always")]);
     let case = "baseline::ollama::throughput_phi3";
     run.assert_outcome(case, "ok");
-    let ttft = figure(&run, case, "ttft.median");
+    let ttft = run.figure(case, "ttft.median");
     assert!((0.100..0.110).contains(&ttft), "ttft {ttft}");
     // (4 - 1) tokens over the 60 ms from the first token to the last.
-    let rate = figure(&run, case, "tokens_per_s.median");
+    let rate = run.figure(case, "tokens_per_s.median");
     assert!((45.0..50.5).contains(&rate), "tokens/s {rate}");
-    let server_rate = figure(&run, case, "server_tokens_per_s.median");
+    let server_rate = run.figure(case, "server_tokens_per_s.median");
     assert!((server_rate - 4.0 / 0.060).abs() < 1e-6, "{server_rate}");
     let rows = csv_rows(&ws.read_out("samples/baseline__ollama__throughput_5fphi3.csv"));
     assert_eq!(rows.len(), 5);
@@ -461,7 +412,7 @@ fn an_ollama_throughput_baseline_keeps_the_servers_durations_and_what_it_ran_aga
 #[test]
 fn max_duration_bounds_the_check_even_inside_a_request() {
     let _serial = serial();
-    let server = delayed(Duration::from_secs(3));
+    let server = ScriptedServer::delayed(Duration::from_secs(3));
     let ws = Workspace::new(&[(
         "x.toml",
         &scenario(

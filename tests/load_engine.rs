@@ -20,14 +20,7 @@ use perfcase::load::{
 };
 use support::nginx::Nginx;
 use support::scripted::{Route, ScriptedServer, Step};
-
-/// Every test here measures timing on 2 cores (generator and server share them): one at a
-/// time, so that one test's load does not show in another's percentiles.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
-}
+use support::serial::serial;
 
 /// What [`DelayServer`] does with every request.
 #[derive(Clone, Copy)]

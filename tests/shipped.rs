@@ -53,6 +53,7 @@ fn every_shipped_scenario_loads_and_the_promised_cases_exist() {
         "baseline::local-embeddings::embed",
         "baseline::ollama::throughput_phi3",
         "baseline::ollama::throughput_gemma2",
+        "sla::local-llm::health_ladder",
     ] {
         assert!(
             names.iter().any(|n| n == expected),

@@ -12,10 +12,12 @@ use crate::inference::client::Limits;
 use crate::inference::request::InferenceRequest;
 use crate::judge::baseline::Tolerance;
 use crate::kind::Kind;
+use crate::load::Plan;
 use crate::metric::{FigureRef, Metric};
 use crate::scenario::Threshold;
 use crate::scenario::diagnostic::SourceFile;
 use crate::scenario::request::Measured;
+use crate::scenario::sla::SlaThreshold;
 use crate::scenario::{InferenceCheck, Size, SmokeCheck};
 use crate::target::Target;
 
@@ -45,6 +47,7 @@ pub enum Spec {
     Smoke(Arc<SmokeSpec>),
     Inference(Arc<InferenceSpec>),
     Baseline(Arc<BaselineSpec>),
+    Sla(Arc<SlaSpec>),
 }
 
 /// How a case may overlap others while it runs.
@@ -59,7 +62,8 @@ pub enum Schedule {
     MeasuresTarget,
     /// Runs alone: no other case of any kind or target runs meanwhile. A baseline's
     /// figures are compared with those of another day, so even a smoke check's few
-    /// requests, or another server computing on this machine, would be noise in them.
+    /// requests, or another server computing on this machine, would be noise in them; an
+    /// sla check's load generator needs every core it can get, and would slow the others.
     Alone,
 }
 
@@ -100,6 +104,17 @@ pub enum RepeatedRequest {
     Model(InferenceSpec),
 }
 
+/// An sla check compiled for running: the URL its one GET asks for, and the load as the
+/// engine runs it.
+pub struct SlaSpec {
+    pub url: String,
+    /// What messages call the request: `GET /health`.
+    pub request: String,
+    pub plan: Plan,
+    /// The thresholds, in the order of the file.
+    pub thresholds: Vec<SlaThreshold>,
+}
+
 /// A threshold on a statistic over the iterations (`"ttft.p95" = "< 500ms"`).
 pub struct StatThreshold {
     pub figure: FigureRef,
@@ -125,6 +140,7 @@ impl Spec {
             Spec::Smoke(_) => Kind::Smoke,
             Spec::Inference(_) => Kind::Inference,
             Spec::Baseline(_) => Kind::Baseline,
+            Spec::Sla(_) => Kind::Sla,
         }
     }
 
@@ -132,7 +148,7 @@ impl Spec {
         match self {
             Spec::Smoke(_) => Schedule::Parallel,
             Spec::Inference(_) => Schedule::MeasuresTarget,
-            Spec::Baseline(_) => Schedule::Alone,
+            Spec::Baseline(_) | Spec::Sla(_) => Schedule::Alone,
         }
     }
 }

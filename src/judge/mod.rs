@@ -27,6 +27,8 @@ pub enum Cause {
     Regression,
     /// A stored baseline the check requires is missing.
     Baseline,
+    /// Requests under load failed, and no `error_rate` threshold allows it.
+    Errors,
 }
 
 impl Cause {
@@ -41,6 +43,7 @@ impl Cause {
             Cause::Iterations => "iterations",
             Cause::Regression => "regression",
             Cause::Baseline => "baseline",
+            Cause::Errors => "errors",
         }
     }
 }

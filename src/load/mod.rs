@@ -1,6 +1,6 @@
-//! The load engine for the coming `[[sla]]` kind: runs a [`Plan`] (an open or closed loop
+//! The load engine of the `[[sla]]` kind: runs a [`Plan`] (an open or closed loop
 //! over stages) against a [`Request`] and returns a [`Report`] of HDR-histogram figures per
-//! second, per stage and in total. Not wired to scenarios yet.
+//! second, per stage and in total. `runner::sla` runs it for a check.
 //!
 //! [`plan`] is the load's shape and its arithmetic (pure), [`engine`] runs it on generator
 //! threads, [`record`] and [`report`] keep and merge what happened, [`http`] has the

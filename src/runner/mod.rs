@@ -15,6 +15,7 @@ pub mod inference;
 pub mod outcome;
 pub mod schedule;
 pub mod signals;
+pub mod sla;
 pub mod smoke;
 
 use std::collections::HashMap;
@@ -325,11 +326,12 @@ async fn run_check(context: &RunContext<'_>, target: &Target, spec: &Spec) -> Ou
             Spec::Smoke(spec) => smoke::run(context, target, spec).await,
             Spec::Inference(spec) => inference::run(context, target, spec).await,
             Spec::Baseline(spec) => baseline::run(context, target, spec).await,
+            Spec::Sla(spec) => sla::run(context, spec).await,
         },
     };
     match spec {
         Spec::Baseline(_) => baseline::keep_history(context, outcome),
-        Spec::Smoke(_) | Spec::Inference(_) => outcome,
+        Spec::Smoke(_) | Spec::Inference(_) | Spec::Sla(_) => outcome,
     }
 }
 

@@ -477,6 +477,15 @@ impl SlaCheck {
         self.settings.abort_on_fail
     }
 
+    /// The one request of a check that sends a single request; `None` for a mix (even a
+    /// mix of one entry, which is named and weighted as a mix is).
+    pub fn single(&self) -> Option<&CheckRequest> {
+        match &self.requests {
+            Requests::One(request) => Some(request),
+            Requests::Mix(_) => None,
+        }
+    }
+
     /// The requests sent, each with its name and weight; a single request is a mix of one
     /// named after the check. Weights are whole and at least 1 once the check is valid.
     pub fn mix(&self) -> Vec<(&str, u32, &CheckRequest)> {

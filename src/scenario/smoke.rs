@@ -51,6 +51,29 @@ pub struct SmokeExpect {
     pub max_latency: Option<Spanned<Dur>>,
 }
 
+impl SmokeExpect {
+    /// Whether nothing is expected beyond a 2xx status, as of a request under load (whose
+    /// client judges statuses only). Destructured, so a new expectation must say here.
+    pub fn is_empty(&self) -> bool {
+        let SmokeExpect {
+            status,
+            body_contains,
+            body_equals,
+            body_regex,
+            json,
+            json_schema,
+            max_latency,
+        } = self;
+        status.is_none()
+            && body_contains.is_none()
+            && body_equals.is_none()
+            && body_regex.is_none()
+            && json.is_empty()
+            && json_schema.is_none()
+            && max_latency.is_none()
+    }
+}
+
 /// What the value at one JSON pointer must satisfy; every given field must hold.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -93,6 +93,12 @@ impl Target {
         })
     }
 
+    /// Whether the target sends headers of its own with every request (an API key): a
+    /// client that cannot send them must not talk to it.
+    pub fn has_headers(&self) -> bool {
+        !self.headers.is_empty()
+    }
+
     /// `base_url` joined with a path that starts with `/` (see [`join`]).
     pub fn url(&self, path: &str) -> String {
         join(&self.base_url, path)

@@ -6,3 +6,4 @@ pub mod nginx;
 pub mod process;
 pub mod run;
 pub mod scripted;
+pub mod serial;

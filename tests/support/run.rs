@@ -1,6 +1,7 @@
 //! Runs the built harness as a subprocess, the way a user or CI runs it, on a scenario
 //! folder of the test's own, with a clean environment.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -174,7 +175,38 @@ fn harness_command(
     command
 }
 
+/// The rows of a CSV artifact, each by column name.
+pub fn csv_rows(text: &str) -> Vec<HashMap<String, String>> {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            headers
+                .iter()
+                .map(str::to_string)
+                .zip(r.iter().map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
 impl Run {
+    /// A figure of a case from `results.csv`, by its column name.
+    #[track_caller]
+    pub fn figure(&self, case: &str, name: &str) -> f64 {
+        let text = std::fs::read_to_string(self.out.join("results.csv")).unwrap();
+        let rows = csv_rows(&text);
+        let row = rows
+            .iter()
+            .find(|r| r["name"] == case)
+            .unwrap_or_else(|| panic!("no row for {case} in\n{text}"));
+        row[name]
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} = {:?}", row[name]))
+    }
+
     /// The `name: test` lines of `--list`, or the names of a run's `test NAME ... outcome` lines.
     pub fn outcome(&self, name: &str) -> Option<String> {
         self.stdout.lines().find_map(|line| {

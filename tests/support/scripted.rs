@@ -147,6 +147,17 @@ impl ScriptedServer {
         ScriptedServer::serve(routes, None)
     }
 
+    /// Answers `GET /ok` with `{"ok":true}` after `delay`: a server whose timing is known.
+    pub fn delayed(delay: std::time::Duration) -> ScriptedServer {
+        let mut steps = vec![Step::Sleep(delay)];
+        steps.extend(respond(200, "application/json", "{\"ok\":true}"));
+        ScriptedServer::start(vec![Route {
+            method: "GET",
+            path: "/ok",
+            steps,
+        }])
+    }
+
     /// Serves one request at a time, queueing the others, as Ollama does with its default
     /// settings (one generation per model): a request that arrives while another is served
     /// waits for it to finish.

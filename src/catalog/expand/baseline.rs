@@ -103,8 +103,8 @@ fn gate(
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{expand_text, names};
-    use crate::catalog::case::{BaselineSpec, CaseBody, RepeatedRequest, Schedule, Spec};
+    use super::super::tests::only_spec;
+    use crate::catalog::case::{BaselineSpec, RepeatedRequest, Schedule, Spec};
     use rstest::rstest;
     use std::sync::Arc;
     use std::time::Duration;
@@ -112,17 +112,8 @@ mod tests {
     const HEAD: &str = "[target]\nbase_url = \"http://127.0.0.1:1\"\napi = \"openai\"\n";
 
     fn spec(check: &str) -> Arc<BaselineSpec> {
-        let text = format!("{HEAD}[[baseline]]\nname = \"b\"\n{check}");
-        let expanded = expand_text(&text).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(names(&expanded), ["baseline::x::b"]);
-        match &expanded.cases[0].body {
-            CaseBody::Check {
-                spec: spec @ Spec::Baseline(baseline),
-                ..
-            } => {
-                assert_eq!(spec.schedule(), Schedule::Alone);
-                baseline.clone()
-            }
+        match only_spec(HEAD, "baseline", check, Schedule::Alone) {
+            Spec::Baseline(spec) => spec,
             _ => panic!("not a baseline case"),
         }
     }

@@ -4,6 +4,7 @@
 
 mod baseline;
 mod inference;
+mod sla;
 mod smoke;
 
 use std::ops::Range;
@@ -81,16 +82,14 @@ pub fn expand(scope: &FileScope<'_>, doc: ScenarioDoc) -> Result<Expanded, Strin
             Err(e) => errors.push(e),
         }
     }
-    // Read and validated, but nothing runs a load yet: a file that has one fails to load
-    // rather than passing without it.
     for check in doc.sla {
-        errors.push(scope.at(
-            &check.span(),
-            format!(
-                "sla check \"{}\": sla checks are not run yet (this perfcase reads [[sla]] but has no load engine); remove the check, or keep it in a file outside the scenario folder",
-                check.get_ref().name.get_ref()
-            ),
-        ));
+        if let Some(CheckRequest::Http(request)) = check.get_ref().single() {
+            expanded.secrets.extend(request_secrets(request));
+        }
+        match sla::expand(scope, check) {
+            Ok(case) => expanded.cases.push(case),
+            Err(e) => errors.push(e),
+        }
     }
     if errors.is_empty() {
         Ok(expanded)
@@ -128,6 +127,26 @@ pub(crate) mod tests {
         expand(&scope, doc)
     }
 
+    /// The spec of a file of one check of `kind` named `c` under `head`, which must become
+    /// the one case `<kind>::x::c`, scheduled as `schedule`.
+    pub(crate) fn only_spec(
+        head: &str,
+        kind: &str,
+        check: &str,
+        schedule: crate::catalog::case::Schedule,
+    ) -> crate::catalog::case::Spec {
+        let text = format!("{head}[[{kind}]]\nname = \"c\"\n{check}");
+        let mut expanded = expand_text(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(names(&expanded), [format!("{kind}::x::c")]);
+        match expanded.cases.remove(0).body {
+            crate::catalog::CaseBody::Check { spec, .. } => {
+                assert_eq!(spec.schedule(), schedule);
+                spec
+            }
+            crate::catalog::CaseBody::LoadError(e) => panic!("{e}"),
+        }
+    }
+
     pub(crate) fn names(expanded: &Expanded) -> Vec<&str> {
         expanded.cases.iter().map(|c| c.name.as_str()).collect()
     }
@@ -147,18 +166,6 @@ pub(crate) mod tests {
         assert!(
             lines[1].starts_with("s/x.toml:7:1: inference checks need a model API"),
             "{error}"
-        );
-    }
-
-    #[test]
-    fn an_sla_check_is_a_load_error_until_sla_checks_run() {
-        let text = "[target]\nbase_url = \"http://127.0.0.1:1\"\n\
-             [[smoke]]\nname = \"a\"\nget = \"/\"\n\
-             [[sla]]\nname = \"s\"\nget = \"/\"\nload = { users = 2, duration = \"1s\" }\n";
-        let error = expand_text(text).err().unwrap();
-        assert_eq!(
-            error,
-            "s/x.toml:6:1: sla check \"s\": sla checks are not run yet (this perfcase reads [[sla]] but has no load engine); remove the check, or keep it in a file outside the scenario folder"
         );
     }
 

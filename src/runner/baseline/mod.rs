@@ -51,6 +51,7 @@ pub async fn run(context: &RunContext<'_>, target: &Target, spec: &BaselineSpec)
     if let Err(e) = samples::write(
         &context.config.out_dir,
         context.case,
+        "csv",
         header.iter().copied(),
         &rows,
         context.redactor,
