@@ -225,6 +225,31 @@ fn optional_targets_are_ignored_with_a_reason_in_junit_and_csv() {
 }
 
 #[test]
+fn a_target_whose_required_program_is_missing_is_ignored_with_how_to_install_it() {
+    let scenario = r#"
+[target]
+base_url = "http://127.0.0.1:9"
+requires = { perfcase-no-such-server = "apt-get install perfcase-no-such-server" }
+
+[target.spawn]
+command = "perfcase-no-such-server --port 9"
+
+[[smoke]]
+name = "up"
+get = "/"
+"#;
+    let ws = Workspace::new(&[("local.toml", scenario)]);
+    let run = ws.run(&[], &[]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    run.assert_outcome("smoke::local::up", "ignored");
+    assert!(
+        run.stderr.contains("perfcase: ignoring the cases of scenario local: target of scenario local needs perfcase-no-such-server, which is not installed (not on PATH, nor in /usr/local/sbin, /usr/sbin, /sbin): apt-get install perfcase-no-such-server"),
+        "{}",
+        run.explain()
+    );
+}
+
+#[test]
 fn ignored_and_include_ignored_select_the_optional_cases_and_still_skip_them_with_the_reason() {
     let ws = Workspace::new(&[("remote.toml", OPTIONAL)]);
     let listed = ws.run(&["--list", "--ignored"], &[]);

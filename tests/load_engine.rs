@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use perfcase::load::{
     Arrival, ErrorKind, HttpGet, Model, Plan, Report, Request, ReqwestGet, Stage, default_threads,
-    run,
+    run, run_watched,
 };
 use support::nginx::Nginx;
 use support::scripted::{Route, ScriptedServer, Step};
@@ -345,6 +345,28 @@ fn a_request_type_reports_its_own_expectation_failures() {
     let report = run(&open(100.0, 0.5, 5), NonZeroUsize::MIN, &NeverRight).unwrap();
     assert_eq!(report.total.errors()[&ErrorKind::Expectation], 50);
     assert_eq!(report.total.tally.error_rate(), 1.0);
+}
+
+#[test]
+fn a_watched_run_is_shown_each_interval_as_it_closes_with_its_stage_so_far() {
+    let _serial = serial();
+    let mut plan = open(100.0, 1.5, 5);
+    plan.warmup = Duration::from_millis(500);
+    let mut seen = Vec::new();
+    let report = run_watched(&plan, NonZeroUsize::MIN, &NeverRight, |so_far| {
+        let stage = so_far.stage.map(|s| s.tally.error_count());
+        seen.push((so_far.interval.clone(), stage));
+    })
+    .unwrap();
+    let intervals: Vec<_> = seen.iter().map(|(interval, _)| interval.clone()).collect();
+    assert_eq!(intervals, report.intervals);
+    // The warmup has no stage figures; the stage's errors grow to the stage's total.
+    let stages: Vec<Option<u64>> = seen.iter().map(|(_, stage)| *stage).collect();
+    assert!(
+        matches!(stages[..], [None, Some(first), Some(100)] if first <= 100),
+        "{stages:?}"
+    );
+    assert_eq!(report.stages[0].tally.error_count(), 100);
 }
 
 #[test]

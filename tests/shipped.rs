@@ -54,6 +54,8 @@ fn every_shipped_scenario_loads_and_the_promised_cases_exist() {
         "baseline::ollama::throughput_phi3",
         "baseline::ollama::throughput_gemma2",
         "sla::local-llm::health_ladder",
+        "smoke::local-nginx::status",
+        "sla::local-nginx::steady_500",
     ] {
         assert!(
             names.iter().any(|n| n == expected),

@@ -8,6 +8,7 @@ pub mod case;
 pub mod env;
 pub mod expand;
 pub mod naming;
+pub mod requires;
 pub mod schema;
 pub mod suite;
 
@@ -279,10 +280,20 @@ fn build_target(
     vars: &impl Fn(&str) -> Option<String>,
 ) -> Result<Target, String> {
     let spec = &doc.target;
-    let enabled = spec
+    let unset = spec
         .enabled_if
         .as_deref()
-        .is_none_or(|var| vars(var).is_some_and(|v| !v.is_empty()));
+        .filter(|var| vars(var).is_none_or(|v| v.is_empty()));
+    let disabled_reason = match unset {
+        Some(var) => Some(format!(
+            "target of scenario {scenario} is optional: set {var} to run"
+        )),
+        None => requires::missing(
+            scenario,
+            &spec.requires,
+            std::env::var_os("PATH").as_deref(),
+        ),
+    };
     let base_url = url::Url::parse(spec.base_url.get_ref()).map_err(|e| e.to_string())?;
     let managed = spec.spawn.as_ref().map(|spawn| {
         let mut spawn_env: BTreeMap<String, String> = env.suite_only();
@@ -296,7 +307,7 @@ fn build_target(
             log_path(config, scenario),
         )
     });
-    Target::new(scenario.to_string(), spec, enabled, managed).map_err(|e| e.to_string())
+    Target::new(scenario.to_string(), spec, disabled_reason, managed).map_err(|e| e.to_string())
 }
 
 /// Under nextest every case is a process of its own with its own server: one log each.

@@ -59,7 +59,7 @@ use super::limits;
 use super::pace::Pacer;
 use super::plan::{Model, Plan, PlanError};
 use super::record::{ErrorKind, Tally};
-use super::report::{Collector, Message, Part, Report};
+use super::report::{Collector, Message, Part, Report, SoFar};
 
 /// How late an open-loop request may be sent and still count as on time: room for a busy
 /// runtime's small delays (sends are paced by a timerfd, to within tens of microseconds
@@ -107,6 +107,18 @@ pub fn run<R: Request>(
     threads: NonZeroUsize,
     request: &R,
 ) -> Result<Report, RunError> {
+    run_watched(plan, threads, request, |_| {})
+}
+
+/// [`run`], calling `watch` with the run so far each time an interval closes (about once a
+/// second), for a live display. It is called on the collecting thread, never on a
+/// generator thread, so a slow `watch` delays the merging of figures, not a request.
+pub fn run_watched<R: Request>(
+    plan: &Plan,
+    threads: NonZeroUsize,
+    request: &R,
+    mut watch: impl FnMut(&SoFar<'_>),
+) -> Result<Report, RunError> {
     plan.validate()?;
     let open_files = limits::raise_open_files().ok();
     let workers = match plan.model {
@@ -147,7 +159,11 @@ pub fn run<R: Request>(
         }
         drop(tx);
         for message in rx {
+            let closed = collector.closed();
             collector.receive(message);
+            if collector.closed() > closed {
+                watch(&collector.so_far());
+            }
         }
         handles
             .into_iter()

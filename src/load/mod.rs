@@ -16,8 +16,8 @@ pub mod plan;
 pub mod record;
 pub mod report;
 
-pub use engine::{Request, RunError, default_threads, run};
+pub use engine::{Request, RunError, default_threads, run, run_watched};
 pub use http::{HttpGet, ReqwestGet};
 pub use plan::{Arrival, Model, Phase, Plan, Stage};
 pub use record::{ErrorKind, Latency, Resource, Tally};
-pub use report::{Figures, Interval, Report, write_interval_log};
+pub use report::{Figures, Interval, Report, SoFar, write_interval_log};

@@ -52,6 +52,15 @@ fn per_second(count: u64, over: Duration) -> f64 {
     }
 }
 
+/// The run so far, as an interval closes: what a live display shows.
+#[derive(Debug)]
+pub struct SoFar<'a> {
+    /// The interval just closed.
+    pub interval: &'a Interval,
+    /// The figures so far of the stage it belongs to; `None` in the warmup.
+    pub stage: Option<&'a Figures>,
+}
+
 /// The figures of a stage or of the run.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Figures {
@@ -182,6 +191,22 @@ impl<'a> Collector<'a> {
             }
         }
         self.close_complete();
+    }
+
+    /// How many intervals are closed: the collector closes them in order.
+    pub fn closed(&self) -> usize {
+        self.intervals.len()
+    }
+
+    /// The last closed interval and its stage's figures so far. Only after an interval
+    /// has closed (see [`Collector::closed`]).
+    pub fn so_far(&self) -> SoFar<'_> {
+        let interval = self.intervals.last().expect("an interval has closed");
+        let stage = match interval.phase {
+            Phase::Warmup => None,
+            Phase::Stage(i) => Some(&self.stages[i]),
+        };
+        SoFar { interval, stage }
     }
 
     /// Closes the intervals every thread has sent its part of (or finished before).

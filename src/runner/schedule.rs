@@ -145,7 +145,7 @@ mod tests {
         let text =
             format!("[target]\nbase_url = \"{url}\"\nmeasure_concurrently = {concurrently}\n");
         let doc = parse_scenario(&text, &|_: &str| None).unwrap();
-        Target::new("t".into(), &doc.target, true, None).unwrap()
+        Target::new("t".into(), &doc.target, None, None).unwrap()
     }
 
     /// A target the harness would start itself (never started here).
@@ -162,7 +162,7 @@ mod tests {
             Default::default(),
             std::env::temp_dir().join("perfcase-schedule-test.log"),
         );
-        Target::new("m".into(), &doc.target, true, Some(managed)).unwrap()
+        Target::new("m".into(), &doc.target, None, Some(managed)).unwrap()
     }
 
     #[test]

@@ -91,6 +91,11 @@ pub struct TargetSpec {
     /// Name of an environment variable; when it is unset or empty the target's checks are
     /// reported as ignored with a reason instead of failing on a server that isn't there.
     pub enabled_if: Option<String>,
+    /// Programs the target needs, each with how to install it: a managed server, say. One
+    /// that is missing makes the target's checks ignored with that hint instead of failing
+    /// on a server that cannot start, so a machine without nginx still runs the rest.
+    #[serde(default)]
+    pub requires: BTreeMap<String, Spanned<String>>,
     /// Checks that measure timing take turns on a server unless this is set: for servers
     /// meant to be measured while serving several requests at once.
     #[serde(default)]

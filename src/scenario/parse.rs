@@ -89,6 +89,22 @@ pub fn parse_scenario(source: &str, vars: &dyn Vars) -> Result<ScenarioDoc, Pars
     }
 }
 
+/// A required program is a name looked up on PATH (`nginx`) or a path (`/opt/bin/nginx`),
+/// and says how to get it: the hint is all a user sees when it is missing.
+fn check_requirement(program: &str, hint: &str) -> Result<(), String> {
+    if program.trim().is_empty() || program.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "requires names a program without spaces (\"{program}\"): write its name, such as nginx, or its path"
+        ));
+    }
+    if hint.trim().is_empty() {
+        return Err(format!(
+            "requires: the hint for {program} is empty: say how to install it, such as \"apt-get install {program}\""
+        ));
+    }
+    Ok(())
+}
+
 fn first_line(message: &str) -> String {
     message.lines().next().unwrap_or(message).trim().to_string()
 }
@@ -122,6 +138,11 @@ fn validate(source: &str, doc: &ScenarioDoc, errors: &mut Vec<ParseError>) {
                 Some(name.span()),
                 "secrets lists names of environment variables (letters, digits and _, not starting with a digit): write API_KEY, not its value or ${API_KEY}",
             ));
+        }
+    }
+    for (program, hint) in &doc.target.requires {
+        if let Err(message) = check_requirement(program, hint.get_ref()) {
+            errors.push(ParseError::at(source, Some(hint.span()), message));
         }
     }
     if let Some(spawn) = &doc.target.spawn
@@ -340,6 +361,18 @@ mod tests {
         6,
         11,
         "invalid value for header \"X-Key\""
+    )]
+    #[case::empty_requirement_hint(
+        "requires = { nginx = \" \" }\n",
+        3,
+        22,
+        "the hint for nginx is empty"
+    )]
+    #[case::program_with_a_space(
+        "requires = { \"my nginx\" = \"apt-get install nginx\" }\n",
+        3,
+        27,
+        "requires names a program without spaces"
     )]
     #[case::empty_command("[target.spawn]\ncommand = \" \"\n", 4, 11, "command is empty")]
     #[case::secret_value_for_a_name(

@@ -29,7 +29,8 @@ pub struct Target {
     headers: HeaderMap,
     /// Whether checks that measure timing may overlap on this server (see runner::schedule).
     pub measure_concurrently: bool,
-    /// Why the target's checks are ignored (its `enabled_if` variable is unset).
+    /// Why the target's checks are ignored (its `enabled_if` variable is unset, a program
+    /// it `requires` is missing).
     pub disabled_reason: Option<String>,
     pub managed: Option<Managed>,
     /// One client per target, built on first use so that `--list` builds none.
@@ -50,22 +51,17 @@ pub enum TargetError {
 }
 
 impl Target {
-    /// Builds a target from its validated spec. `enabled` says whether its `enabled_if`
-    /// variable is set; `managed` is built by the caller, who knows where logs go.
+    /// Builds a target from its validated spec. The caller, who reads the environment and
+    /// the file system, says why it is disabled if it is, and builds `managed`, knowing
+    /// where logs go.
     pub fn new(
         scenario: String,
         spec: &TargetSpec,
-        enabled: bool,
+        disabled_reason: Option<String>,
         managed: Option<Managed>,
     ) -> Result<Target, TargetError> {
         let base_url =
             Url::parse(spec.base_url.get_ref()).expect("base_url is validated while parsing");
-        let disabled_reason = match (&spec.enabled_if, enabled) {
-            (Some(var), false) => Some(format!(
-                "target of scenario {scenario} is optional: set {var} to run"
-            )),
-            _ => None,
-        };
         Ok(Target {
             scenario,
             base_url,

@@ -117,7 +117,7 @@ pub(crate) mod tests {
     pub(crate) fn expand_text(text: &str) -> Result<Expanded, String> {
         let doc = parse_scenario(text, &|_: &str| None).map_err(|e| e.to_string())?;
         let file = Arc::new(SourceFile::new(Path::new("s/x.toml"), text));
-        let target = Arc::new(Target::new("x".into(), &doc.target, true, None).unwrap());
+        let target = Arc::new(Target::new("x".into(), &doc.target, None, None).unwrap());
         let scope = FileScope {
             scenario: "x",
             file: &file,

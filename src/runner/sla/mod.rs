@@ -8,6 +8,7 @@
 //! timeline, and in the hlog, whose intervals are tagged by stage.
 
 mod artifacts;
+mod live;
 mod verdict;
 
 use crate::catalog::case::SlaSpec;
@@ -17,6 +18,7 @@ use crate::text::format_duration;
 
 use super::context::{Progress, RunContext};
 use super::outcome::{ErrorCause, Outcome};
+use live::Live;
 
 pub async fn run(context: &RunContext<'_>, spec: &SlaSpec) -> Outcome {
     let get = match HttpGet::new(&spec.url) {
@@ -24,12 +26,16 @@ pub async fn run(context: &RunContext<'_>, spec: &SlaSpec) -> Outcome {
         Err(e) => return Outcome::error(ErrorCause::Request, e.to_string()),
     };
     let plan = spec.plan.clone();
-    let mut engine =
-        tokio::task::spawn_blocking(move || load::run(&plan, load::default_threads(), &get));
+    let live = Live::new();
+    let watch = live.watch(context.case, plan.clone());
+    let mut engine = tokio::task::spawn_blocking(move || {
+        load::run_watched(&plan, load::default_threads(), &get, watch)
+    });
     let ended = tokio::select! {
         ended = &mut engine => ended,
-        () = announce(&context.progress, &spec.plan) => engine.await,
+        () = announce(&context.progress, &live, &spec.plan) => engine.await,
     };
+    live.finish();
     let report = match ended {
         Ok(Ok(report)) => report,
         Ok(Err(e)) => return Outcome::error(ErrorCause::Request, e.to_string()),
@@ -53,7 +59,7 @@ pub async fn run(context: &RunContext<'_>, spec: &SlaSpec) -> Outcome {
 }
 
 /// Says each stage as it starts; ends when the last stage does.
-async fn announce(progress: &Progress<'_>, plan: &Plan) {
+async fn announce(progress: &Progress<'_>, live: &Live, plan: &Plan) {
     let count = plan.stages.len();
     for (i, stage) in plan.stages.iter().enumerate() {
         let warmup = if i == 0 && !plan.warmup.is_zero() {
@@ -61,12 +67,13 @@ async fn announce(progress: &Progress<'_>, plan: &Plan) {
         } else {
             String::new()
         };
-        progress.say(&format!(
+        let message = format!(
             "{warmup}stage {} of {count}: {} for {}",
             i + 1,
             level(plan, stage),
             format_duration(measured(plan, i)),
-        ));
+        );
+        live.say(progress, &message);
         tokio::time::sleep(stage.duration).await;
     }
 }
