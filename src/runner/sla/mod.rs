@@ -8,7 +8,10 @@
 //! timeline, and in the hlog, whose intervals are tagged by stage.
 
 mod artifacts;
+mod model;
 mod verdict;
+
+use std::sync::Arc;
 
 use crate::catalog::case::SlaSpec;
 use crate::load::{self, HttpGet, Model, Plan, Report, Stage};
@@ -17,15 +20,26 @@ use crate::text::format_duration;
 
 use super::context::{Progress, RunContext};
 use super::outcome::{ErrorCause, Outcome};
+use model::Generate;
 
-pub async fn run(context: &RunContext<'_>, spec: &SlaSpec) -> Outcome {
-    let get = match HttpGet::new(&spec.url) {
-        Ok(get) => get,
-        Err(e) => return Outcome::error(ErrorCause::Request, e.to_string()),
-    };
+pub async fn run(context: &RunContext<'_>, spec: &Arc<SlaSpec>) -> Outcome {
     let plan = spec.plan.clone();
-    let mut engine =
-        tokio::task::spawn_blocking(move || load::run(&plan, load::default_threads(), &get));
+    let mut engine = match &spec.generation {
+        None => {
+            let get = match HttpGet::new(&spec.url) {
+                Ok(get) => get,
+                Err(e) => return Outcome::error(ErrorCause::Request, e.to_string()),
+            };
+            tokio::task::spawn_blocking(move || load::run(&plan, load::default_threads(), &get))
+        }
+        Some(_) => {
+            let spec = spec.clone();
+            tokio::task::spawn_blocking(move || {
+                let generation = spec.generation.as_ref().expect("matched as a generation");
+                load::run(&plan, load::default_threads(), &Generate(generation))
+            })
+        }
+    };
     let ended = tokio::select! {
         ended = &mut engine => ended,
         () = announce(&context.progress, &spec.plan) => engine.await,
