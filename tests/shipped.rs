@@ -54,6 +54,7 @@ fn every_shipped_scenario_loads_and_the_promised_cases_exist() {
         "baseline::ollama::throughput_phi3",
         "baseline::ollama::throughput_gemma2",
         "sla::local-llm::health_ladder",
+        "sla::local-llm::generate_4_users",
     ] {
         assert!(
             names.iter().any(|n| n == expected),
