@@ -1,5 +1,6 @@
 //! `[[sla]]` end to end, through the harness binary: against an in-process server with a
-//! fixed delay (whose figures are known in advance), and against a real nginx at a rate.
+//! fixed delay or a paced token stream (whose figures are known in advance), and against a
+//! real nginx at a rate.
 
 mod support;
 
