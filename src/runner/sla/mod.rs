@@ -30,13 +30,16 @@ pub async fn run(context: &RunContext<'_>, spec: &Arc<SlaSpec>) -> Outcome {
                 Ok(get) => get,
                 Err(e) => return Outcome::error(ErrorCause::Request, e.to_string()),
             };
-            tokio::task::spawn_blocking(move || load::run(&plan, load::default_threads(), &get))
+            tokio::task::spawn_blocking(move || {
+                load::run(&plan, load::default_threads(), &get).map_err(|e| e.to_string())
+            })
         }
         Some(_) => {
             let spec = spec.clone();
             tokio::task::spawn_blocking(move || {
                 let generation = spec.generation.as_ref().expect("matched as a generation");
-                load::run(&plan, load::default_threads(), &Generate(generation))
+                let request = Generate::new(generation).map_err(|e| e.to_string())?;
+                load::run(&plan, load::default_threads(), &request).map_err(|e| e.to_string())
             })
         }
     };

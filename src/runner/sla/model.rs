@@ -1,20 +1,35 @@
 //! A model generation as the load engine sends it: through the inference client, so a
 //! load measures what `[[inference]]` measures (the same SSE/NDJSON reading, the same
-//! first token), once per request, with one HTTP client per target shared by every
-//! generator thread. What a generation measures besides its latency goes back to the
+//! first token), once per request, with one HTTP client of the run's own shared by every
+//! generator thread (see [`Target::new_client`]).
+//!
+//! [`Target::new_client`]: crate::target::Target::new_client What a generation measures besides its latency goes back to the
 //! engine as a [`Sample`], with whether it met the check's SLOs (goodput).
 
 use std::time::Duration;
 
 use crate::catalog::case::GenerationLoad;
 use crate::client::RequestError;
-use crate::inference::client::{GenerationError, generate};
+use crate::inference::client::{GenerationError, generate_with};
 use crate::inference::metrics::InferenceMetrics;
 use crate::load::{ErrorKind, Request, Sample};
 use crate::scenario::sla::Slo;
+use crate::target::TargetError;
 
 /// Sends one check's generation.
-pub struct Generate<'a>(pub &'a GenerationLoad);
+pub struct Generate<'a> {
+    load: &'a GenerationLoad,
+    client: reqwest::Client,
+}
+
+impl Generate<'_> {
+    pub fn new(load: &GenerationLoad) -> Result<Generate<'_>, TargetError> {
+        Ok(Generate {
+            load,
+            client: load.target.new_client()?,
+        })
+    }
+}
 
 impl Request for Generate<'_> {
     /// The target's client keeps the connections: a worker keeps nothing.
@@ -23,8 +38,8 @@ impl Request for Generate<'_> {
     fn worker(&self) {}
 
     async fn send(&self, _: &mut ()) -> Result<Sample, ErrorKind> {
-        let load = self.0;
-        let generation = generate(&load.target, &load.request, load.limits)
+        let load = self.load;
+        let generation = generate_with(&self.client, &load.target, &load.request, load.limits)
             .await
             .map_err(|e| kind(&e))?;
         Ok(sample(&generation.metrics, load.slo.as_ref()))
