@@ -119,7 +119,7 @@ pub struct SlaSpec {
 
 /// The generation an sla check sends again and again, and what makes one good.
 pub struct GenerationLoad {
-    /// Its target's client (one per target, shared by every generator thread) sends it.
+    /// Where it goes, and the settings of the client that sends it.
     pub target: Arc<Target>,
     pub request: GenerationRequest,
     pub limits: Limits,

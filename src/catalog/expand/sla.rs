@@ -1,8 +1,8 @@
 //! An `[[sla]]` check becomes one case when this perfcase can run its load: a single plain
 //! HTTP GET on an `http://` target, which the engine's lean client ([`HttpGet`]) sends
 //! without headers or body and judges by its status alone; or a single streamed model
-//! generation, which the inference client sends through its target's client (so https and
-//! the target's headers are fine there). Anything else is a load error at the check that
+//! generation, which the inference client sends with its target's client settings (so
+//! https and the target's headers are fine there). Anything else is a load error at the check that
 //! says what is not run yet, so a file never passes without a check it asks for.
 //!
 //! [`HttpGet`]: crate::load::HttpGet
