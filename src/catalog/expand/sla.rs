@@ -2,8 +2,8 @@
 //! HTTP GET on an `http://` target, which the engine's lean client ([`HttpGet`]) sends
 //! without headers or body and judges by its status alone; or a single streamed model
 //! generation, which the inference client sends with its target's client settings (so
-//! https and the target's headers are fine there). Anything else is a load error at the check that
-//! says what is not run yet, so a file never passes without a check it asks for.
+//! https and the target's headers are fine there). Anything else is a load error at the
+//! check that says what is not run yet, so a file never passes without a check it asks for.
 //!
 //! [`HttpGet`]: crate::load::HttpGet
 
@@ -47,14 +47,13 @@ pub fn expand(scope: &FileScope<'_>, spanned: Spanned<SlaCheck>) -> Result<Case,
     let thresholds = check
         .thresholds()
         .map_err(|_| at("its thresholds are not valid".into()))?;
-    let (timeout, spec) = match runnable {
+    // What it sends, where, and how long one request may take.
+    let (url, request, timeout, generation) = match runnable {
         Runnable::Get(http) => (
+            url(scope.target, http),
+            format!("GET {}", http.request_path()),
             http.timeout.as_ref().map_or(scope.target.timeout, |t| t.0),
-            (
-                url(scope.target, http),
-                format!("GET {}", http.request_path()),
-                None,
-            ),
+            None,
         ),
         Runnable::Generate(model) => {
             let InferenceRequest::Generation(request) =
@@ -63,20 +62,19 @@ pub fn expand(scope: &FileScope<'_>, spanned: Spanned<SlaCheck>) -> Result<Case,
                 unreachable!("runnable() lets generations through only")
             };
             let limits = inference::limits(scope, model);
-            let (url, text) = (
+            (
                 scope.target.url(request.path),
                 format!("POST {}", request.path),
-            );
-            let generation = GenerationLoad {
-                target: scope.target.clone(),
-                request,
-                limits,
-                slo: check.slo(),
-            };
-            (limits.total, (url, text, Some(generation)))
+                limits.total,
+                Some(GenerationLoad {
+                    target: scope.target.clone(),
+                    request,
+                    limits,
+                    slo: check.slo(),
+                }),
+            )
         }
     };
-    let (url, request, generation) = spec;
     let spec = SlaSpec {
         url,
         request,

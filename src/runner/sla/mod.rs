@@ -9,39 +9,23 @@
 
 mod artifacts;
 mod model;
+mod start;
 mod verdict;
 
 use std::sync::Arc;
 
 use crate::catalog::case::SlaSpec;
-use crate::load::{self, HttpGet, Model, Plan, Report, Stage};
+use crate::load::{Model, Plan, Report, Stage};
 use crate::metric::{FigureRef, Stat, find_metric, format_value};
 use crate::text::format_duration;
 
 use super::context::{Progress, RunContext};
 use super::outcome::{ErrorCause, Outcome};
-use model::Generate;
 
 pub async fn run(context: &RunContext<'_>, spec: &Arc<SlaSpec>) -> Outcome {
-    let plan = spec.plan.clone();
-    let mut engine = match &spec.generation {
-        None => {
-            let get = match HttpGet::new(&spec.url) {
-                Ok(get) => get,
-                Err(e) => return Outcome::error(ErrorCause::Request, e.to_string()),
-            };
-            tokio::task::spawn_blocking(move || {
-                load::run(&plan, load::default_threads(), &get).map_err(|e| e.to_string())
-            })
-        }
-        Some(_) => {
-            let spec = spec.clone();
-            tokio::task::spawn_blocking(move || {
-                let generation = spec.generation.as_ref().expect("matched as a generation");
-                let request = Generate::new(generation).map_err(|e| e.to_string())?;
-                load::run(&plan, load::default_threads(), &request).map_err(|e| e.to_string())
-            })
-        }
+    let mut engine = match start::engine(spec) {
+        Ok(engine) => engine,
+        Err(e) => return Outcome::error(ErrorCause::Request, e),
     };
     let ended = tokio::select! {
         ended = &mut engine => ended,

@@ -1,0 +1,32 @@
+//! The load engine started on a thread of its own (it blocks until the plan's time limit,
+//! so never on a tokio worker) with the request type the check sends.
+
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+
+use super::model::Generate;
+use crate::catalog::case::SlaSpec;
+use crate::load::{self, HttpGet, Report};
+
+/// The running engine, whose error is in words; or why it could not start.
+pub fn engine(spec: &Arc<SlaSpec>) -> Result<JoinHandle<Result<Report, String>>, String> {
+    let plan = spec.plan.clone();
+    let threads = load::default_threads();
+    match &spec.generation {
+        None => {
+            let get = HttpGet::new(&spec.url).map_err(|e| e.to_string())?;
+            Ok(tokio::task::spawn_blocking(move || {
+                load::run(&plan, threads, &get).map_err(|e| e.to_string())
+            }))
+        }
+        Some(_) => {
+            let spec = spec.clone();
+            Ok(tokio::task::spawn_blocking(move || {
+                let generation = spec.generation.as_ref().expect("matched as a generation");
+                let request = Generate::new(generation).map_err(|e| e.to_string())?;
+                load::run(&plan, threads, &request).map_err(|e| e.to_string())
+            }))
+        }
+    }
+}
