@@ -389,3 +389,150 @@ regression = { required = false }
     let row = &rows(&ws)["baseline::llama::embed"];
     assert!(num(row, "inputs_per_s.median") > 1.0);
 }
+
+/// Under 4 concurrent generations (llama-server decoding 4 slots at once), each request's
+/// decode rate as the client sees it (its tokens over the time from its first token to its
+/// last) against the server's own timing of that request (`timings.predicted_per_second`):
+/// the load engine and the inference client together, with no harness in between.
+#[test]
+fn under_load_each_requests_client_decode_rate_matches_the_servers_timings() {
+    use perfcase::inference::client::{Limits, generate_with};
+    use perfcase::inference::request::{InferenceRequest, build};
+    use perfcase::load::{ErrorKind, Model, Plan, Request, Sample, Stage, run};
+    use perfcase::target::Target;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    /// Sends the one generation and keeps each answer's (client, server) decode rates.
+    struct Decode {
+        target: Target,
+        request: perfcase::inference::request::GenerationRequest,
+        client: reqwest::Client,
+        rates: Mutex<Vec<(f64, f64)>>,
+    }
+
+    impl Request for Decode {
+        type Worker = ();
+
+        fn worker(&self) {}
+
+        async fn send(&self, _: &mut ()) -> Result<Sample, ErrorKind> {
+            let limits = Limits {
+                total: self.target.timeout,
+                first_token: self.target.timeout,
+                max_body: self.target.max_body,
+                max_line: self.target.max_line,
+            };
+            let generation = generate_with(&self.client, &self.target, &self.request, limits)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let m = generation.metrics;
+            let pair = (m.tokens_per_s.unwrap(), m.server_tokens_per_s.unwrap());
+            self.rates.lock().unwrap().push(pair);
+            Ok(Sample::default())
+        }
+    }
+
+    let _serial = serial();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _server = Killed(
+        std::process::Command::new(tool(".tools/bin/llama-server"))
+            .args(["-m", &tool(".tools/model/SmolLM2-135M-Instruct.Q4_1.gguf")])
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "-np",
+                "4",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let text = format!(
+        "[target]\nbase_url = \"http://127.0.0.1:{port}\"\napi = \"openai\"\ntimeout = \"60s\"\n\
+         [[inference]]\nname = \"g\"\nmodel = \"m\"\nprompt = \"The lighthouse keeper opened the door and\"\n\
+         params = {{ temperature = 0, max_tokens = 48 }}\nextra = {{ ignore_eos = true, cache_prompt = false }}\n"
+    );
+    let doc = perfcase::scenario::parse::parse_scenario(&text, &|_: &str| None).unwrap();
+    let target = Target::new("llama".into(), &doc.target, None, None).unwrap();
+    let InferenceRequest::Generation(request) =
+        build(target.api, doc.inference[0].get_ref(), true).unwrap()
+    else {
+        panic!("a generation")
+    };
+    let ready = std::time::Instant::now() + Duration::from_secs(60);
+    while !healthy(port) {
+        assert!(std::time::Instant::now() < ready, "llama-server not ready");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let decode = Decode {
+        client: target.new_client().unwrap(),
+        target,
+        request,
+        rates: Mutex::new(Vec::new()),
+    };
+    let plan = Plan {
+        model: Model::Closed {
+            think: Duration::ZERO,
+        },
+        stages: vec![Stage {
+            level: 4.0,
+            duration: Duration::from_secs(6),
+            ramp: false,
+        }],
+        warmup: Duration::from_secs(1),
+        timeout: Duration::from_secs(60),
+        time_limit: Duration::from_secs(66),
+        max_requests: None,
+    };
+    let report = run(&plan, perfcase::load::default_threads(), &decode).unwrap();
+    assert_eq!(report.total.tally.error_count(), 0);
+    let rates = decode.rates.into_inner().unwrap();
+    assert!(rates.len() >= 8, "{} requests", rates.len());
+    let gaps: Vec<f64> = rates
+        .iter()
+        .map(|(client, server)| (client - server).abs() / server)
+        .collect();
+    let widest = gaps.iter().copied().fold(0.0, f64::max);
+    eprintln!(
+        "{} requests at 4 users: client and server decode rates at most {:.2}% apart",
+        rates.len(),
+        widest * 100.0
+    );
+    assert!(
+        gaps.iter().all(|gap| *gap < 0.05),
+        "client vs server decode rates more than 5% apart: {rates:?}"
+    );
+}
+
+/// A child process killed when dropped, so a failed assertion does not leave it running.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Whether the server on `port` answers `GET /health` with 200 (llama-server answers 503
+/// while it loads its model).
+fn healthy(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let mut answer = String::new();
+    stream
+        .write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .and_then(|()| stream.read_to_string(&mut answer))
+        .is_ok()
+        && answer.starts_with("HTTP/1.1 200")
+}

@@ -15,8 +15,8 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use perfcase::load::{
-    Arrival, ErrorKind, HttpGet, Model, Plan, Report, Request, ReqwestGet, Stage, default_threads,
-    run, run_watched,
+    Arrival, ErrorKind, HttpGet, Model, Plan, Report, Request, ReqwestGet, Sample, Stage,
+    default_threads, run, run_watched,
 };
 use support::nginx::Nginx;
 use support::scripted::{Route, ScriptedServer, Step};
@@ -334,7 +334,7 @@ impl Request for NeverRight {
 
     fn worker(&self) {}
 
-    async fn send(&self, _: &mut ()) -> Result<(), ErrorKind> {
+    async fn send(&self, _: &mut ()) -> Result<Sample, ErrorKind> {
         Err(ErrorKind::Expectation)
     }
 }

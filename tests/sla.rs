@@ -1,5 +1,6 @@
 //! `[[sla]]` end to end, through the harness binary: against an in-process server with a
-//! fixed delay (whose figures are known in advance), and against a real nginx at a rate.
+//! fixed delay or a paced token stream (whose figures are known in advance), and against a
+//! real nginx at a rate.
 
 mod support;
 
@@ -7,19 +8,25 @@ use std::time::Duration;
 
 use support::nginx::Nginx;
 use support::run::{Run, Workspace, csv_rows};
-use support::scripted::ScriptedServer;
+use support::scripted::{Route, ScriptedServer, Step, head};
 use support::serial::serial;
 
 const CASE: &str = "sla::x::ok";
 
-/// The file `x.toml` of one sla check `ok` that GETs `/ok` of `url`, and its run.
-fn run_check(url: &str, check: &str) -> (Workspace, Run) {
+/// The run of a file `x.toml` of one sla check `ok` on `url`: the target's `target` keys,
+/// then the check's.
+fn run_sla(url: &str, target: &str, check: &str) -> (Workspace, Run) {
     let text = format!(
-        "[target]\nbase_url = \"{url}\"\ntimeout = \"5s\"\n\n[[sla]]\nname = \"ok\"\nget = \"/ok\"\n{check}"
+        "[target]\nbase_url = \"{url}\"\n{target}timeout = \"5s\"\n\n[[sla]]\nname = \"ok\"\n{check}"
     );
     let ws = Workspace::new(&[("x.toml", &text)]);
     let run = ws.run(&[], &[]);
     (ws, run)
+}
+
+/// The run of one sla check `ok` that GETs `/ok` of `url`.
+fn run_check(url: &str, check: &str) -> (Workspace, Run) {
+    run_sla(url, "", &format!("get = \"/ok\"\n{check}"))
 }
 
 #[test]
@@ -92,4 +99,106 @@ fn an_open_loop_at_200_per_s_on_nginx_sends_every_request() {
         .sum();
     assert!((395..=400).contains(&requests), "{requests}");
     assert_eq!(run.figure(CASE, "dropped"), 0.0);
+}
+
+/// An OpenAI chat stream at a known pace: the first token [`FIRST_TOKEN_MS`] after the
+/// request, then one every [`TOKEN_GAP_MS`], [`TOKENS`] in all, then the usage and `[DONE]`.
+const FIRST_TOKEN_MS: u64 = 200;
+const TOKEN_GAP_MS: u64 = 20;
+const TOKENS: u64 = 16;
+/// How long one request takes by the script.
+const REQUEST_MS: u64 = FIRST_TOKEN_MS + (TOKENS - 1) * TOKEN_GAP_MS;
+
+fn paced_chat() -> ScriptedServer {
+    let sse = |data: &str| Step::Write(format!("data: {data}\n\n").into_bytes());
+    let content = r#"{"choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}"#;
+    let mut steps = vec![
+        Step::Write(head(200, "text/event-stream", &[])),
+        Step::Sleep(Duration::from_millis(FIRST_TOKEN_MS)),
+        sse(content),
+    ];
+    for _ in 1..TOKENS {
+        steps.push(Step::Sleep(Duration::from_millis(TOKEN_GAP_MS)));
+        steps.push(sse(content));
+    }
+    steps.extend([
+        sse(r#"{"choices":[{"index":0,"delta":{},"finish_reason":"length"}]}"#),
+        sse(&format!(
+            r#"{{"choices":[],"usage":{{"prompt_tokens":3,"completion_tokens":{TOKENS},"total_tokens":{}}}}}"#,
+            TOKENS + 3
+        )),
+        sse("[DONE]"),
+        Step::Close,
+    ]);
+    ScriptedServer::start(vec![Route {
+        method: "POST",
+        path: "/v1/chat/completions",
+        steps,
+    }])
+}
+
+/// The run of one sla check `ok` of a chat generation on `url`.
+fn run_generation(url: &str, check: &str) -> (Workspace, Run) {
+    let request = "model = \"m\"\nmessages = [{ role = \"user\", content = \"hi\" }]\n";
+    run_sla(url, "api = \"openai\"\n", &format!("{request}{check}"))
+}
+
+/// The server's pace is known, so are the figures: the first token at 200 ms, a token every
+/// 20 ms, and 4 users each getting 16 tokens per 500 ms request. The warmup ends just after
+/// the users' second answers, so the measured time holds whole requests (a user's request
+/// cut by the end of the stage counts in it with its time, as for throughput).
+#[test]
+fn a_streamed_generation_under_4_users_measures_the_servers_pace() {
+    let _serial = serial();
+    let server = paced_chat();
+    let (_ws, run) = run_generation(
+        &server.url(),
+        "load = { users = 4, duration = \"6s\", warmup = \"1050ms\" }\nslo = { ttft = \"< 1s\" }\n\
+         thresholds = { \"ttft.p95\" = \"< 300ms\", \"itl.p99\" = \"< 50ms\", goodput = \">= 99%\" }\n",
+    );
+    run.assert_outcome(CASE, "ok");
+    let truth = |observed: f64, expected: f64, what: &str| {
+        assert!(
+            (observed / expected - 1.0).abs() <= 0.02,
+            "{what}: {observed}, expected {expected} within 2%\n{}",
+            run.explain()
+        );
+    };
+    truth(
+        run.figure(CASE, "ttft.p50"),
+        FIRST_TOKEN_MS as f64 / 1e3,
+        "ttft.p50",
+    );
+    // A request's duration is the script's plus what the scripted server adds (its
+    // connection, its sleeps' overshoot, a busy machine): 1-2% here, which would
+    // otherwise eat the margin.
+    let duration = run.figure(CASE, "latency.mean");
+    assert!(
+        (REQUEST_MS as f64 / 1e3..REQUEST_MS as f64 / 1e3 * 1.1).contains(&duration),
+        "latency.mean {duration}"
+    );
+    let tokens_per_s = (TOKENS * 4) as f64 / duration;
+    truth(
+        run.figure(CASE, "output_tokens_per_s"),
+        tokens_per_s,
+        "output_tokens_per_s",
+    );
+    let itl = run.figure(CASE, "itl.p50");
+    assert!((0.019..0.022).contains(&itl), "itl.p50 {itl}");
+    let tpot = run.figure(CASE, "tpot.p50");
+    assert!((0.019..0.022).contains(&tpot), "tpot.p50 {tpot}");
+    assert_eq!(run.figure(CASE, "goodput"), 1.0);
+}
+
+#[test]
+fn goodput_counts_no_request_that_misses_an_impossible_slo() {
+    let _serial = serial();
+    let server = paced_chat();
+    let (_ws, run) = run_generation(
+        &server.url(),
+        "load = { users = 4, duration = \"1s\" }\nslo = { ttft = \"< 10ms\" }\nthresholds = { goodput = \">= 50%\" }\n",
+    );
+    run.assert_outcome(CASE, "FAILED");
+    assert_eq!(run.figure(CASE, "goodput"), 0.0);
+    run.assert_says("goodput: expected >= 50%, observed 0");
 }

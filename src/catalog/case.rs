@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::naming::case_name;
 use crate::client::http::HttpRequest;
 use crate::inference::client::Limits;
-use crate::inference::request::InferenceRequest;
+use crate::inference::request::{GenerationRequest, InferenceRequest};
 use crate::judge::baseline::Tolerance;
 use crate::kind::Kind;
 use crate::load::Plan;
@@ -17,7 +17,7 @@ use crate::metric::{FigureRef, Metric};
 use crate::scenario::Threshold;
 use crate::scenario::diagnostic::SourceFile;
 use crate::scenario::request::Measured;
-use crate::scenario::sla::SlaThreshold;
+use crate::scenario::sla::{SlaThreshold, Slo};
 use crate::scenario::{InferenceCheck, Size, SmokeCheck};
 use crate::target::Target;
 
@@ -104,15 +104,27 @@ pub enum RepeatedRequest {
     Model(InferenceSpec),
 }
 
-/// An sla check compiled for running: the URL its one GET asks for, and the load as the
-/// engine runs it.
+/// An sla check compiled for running: the URL its one request asks for, what it sends
+/// there, and the load as the engine runs it.
 pub struct SlaSpec {
     pub url: String,
-    /// What messages call the request: `GET /health`.
+    /// What messages call the request: `GET /health`, `POST /v1/chat/completions`.
     pub request: String,
+    /// A streamed generation; `None` for a plain GET of `url`.
+    pub generation: Option<GenerationLoad>,
     pub plan: Plan,
     /// The thresholds, in the order of the file.
     pub thresholds: Vec<SlaThreshold>,
+}
+
+/// The generation an sla check sends again and again, and what makes one good.
+pub struct GenerationLoad {
+    /// Where it goes, and the settings of the client that sends it.
+    pub target: Arc<Target>,
+    pub request: GenerationRequest,
+    pub limits: Limits,
+    /// The check's SLOs; `None` when it has none, and then no goodput.
+    pub slo: Option<Slo>,
 }
 
 /// A threshold on a statistic over the iterations (`"ttft.p95" = "< 500ms"`).

@@ -189,11 +189,22 @@ pub async fn generate(
     request: &GenerationRequest,
     limits: Limits,
 ) -> Result<Generation, GenerationError> {
-    let url = target.url(request.path);
     let client = target.client().map_err(|e| RequestError::Other {
-        url: url.clone(),
+        url: target.url(request.path),
         detail: e.to_string(),
     })?;
+    generate_with(client, target, request, limits).await
+}
+
+/// [`generate`] with a client other than the target's shared one (see
+/// [`Target::new_client`]).
+pub async fn generate_with(
+    client: &reqwest::Client,
+    target: &Target,
+    request: &GenerationRequest,
+    limits: Limits,
+) -> Result<Generation, GenerationError> {
+    let url = target.url(request.path);
     // Serialized before the clock starts: building the body is not the server's time.
     let builder = client.post(&url).json(&request.body);
     let started = Instant::now();

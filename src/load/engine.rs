@@ -11,7 +11,8 @@
 //!
 //! # Recording
 //!
-//! Each thread records into one histogram of its own: no lock and no allocation per
+//! Each thread records into one histogram of its own (and, for generations, one per
+//! figure a generation measures besides its latency): no lock and no allocation per
 //! request. At the end of every interval (a second, or less where a stage or the warmup
 //! ends) it hands that interval's tally to the collector on the calling thread and starts
 //! a new one; the collector merges the threads' parts into the timeline and adds them to
@@ -58,7 +59,7 @@ use tokio::sync::Notify;
 use super::limits;
 use super::pace::Pacer;
 use super::plan::{Model, Plan, PlanError};
-use super::record::{ErrorKind, Tally};
+use super::record::{ErrorKind, Sample, Tally};
 use super::report::{Collector, Message, Part, Report, SoFar};
 
 /// How late an open-loop request may be sent and still count as on time: room for a busy
@@ -79,10 +80,12 @@ pub trait Request: Sync {
 
     fn worker(&self) -> Self::Worker;
 
-    /// Sends one request and reads the whole answer. The engine drops the future at the
-    /// plan's timeout, so a worker must not be left holding a half-read connection: take
-    /// it out of the worker while using it and put it back when the answer is complete.
-    fn send(&self, worker: &mut Self::Worker) -> impl Future<Output = Result<(), ErrorKind>>;
+    /// Sends one request and reads the whole answer; an answer says what it measured
+    /// besides the latency the engine times (nothing, for plain HTTP). The engine drops the
+    /// future at the plan's timeout, so a worker must not be left holding a half-read
+    /// connection: take it out of the worker while using it and put it back when the
+    /// answer is complete.
+    fn send(&self, worker: &mut Self::Worker) -> impl Future<Output = Result<Sample, ErrorKind>>;
 }
 
 /// Why a run did not start.
@@ -335,7 +338,7 @@ impl<R: Request> Generator<'_, R> {
         }
     }
 
-    async fn send(&self, worker: &mut R::Worker) -> Result<(), ErrorKind> {
+    async fn send(&self, worker: &mut R::Worker) -> Result<Sample, ErrorKind> {
         tokio::time::timeout(self.plan.timeout, self.request.send(worker))
             .await
             .unwrap_or(Err(ErrorKind::Timeout))
@@ -434,11 +437,11 @@ impl<'a> Recorder<'a> {
         self.tally.dropped += 1;
     }
 
-    fn ended(&mut self, now: Instant, latency: Duration, outcome: Result<(), ErrorKind>) {
+    fn ended(&mut self, now: Instant, latency: Duration, outcome: Result<Sample, ErrorKind>) {
         self.roll(now);
         self.in_flight -= 1;
         match outcome {
-            Ok(()) => self.tally.answered(latency),
+            Ok(sample) => self.tally.sampled(latency, &sample),
             Err(kind) => self.tally.failed(kind),
         }
     }

@@ -23,7 +23,7 @@ use url::Url;
 
 use super::engine::Request;
 use super::limits;
-use super::record::ErrorKind;
+use super::record::{ErrorKind, Sample};
 
 /// The read buffer of one connection, and so the largest header block (or chunk-size
 /// line) an answer may have.
@@ -115,7 +115,7 @@ impl Request for HttpGet {
         None
     }
 
-    async fn send(&self, worker: &mut Option<Connection>) -> Result<(), ErrorKind> {
+    async fn send(&self, worker: &mut Option<Connection>) -> Result<Sample, ErrorKind> {
         let (mut connection, reused) = match worker.take() {
             Some(connection) => (connection, true),
             None => (self.connect().await?, false),
@@ -135,7 +135,7 @@ impl Request for HttpGet {
             *worker = Some(connection);
         }
         match answer.status {
-            200..=299 => Ok(()),
+            200..=299 => Ok(Sample::default()),
             status => Err(ErrorKind::Status(status)),
         }
     }
@@ -416,7 +416,7 @@ impl Request for ReqwestGet {
 
     fn worker(&self) {}
 
-    async fn send(&self, _: &mut ()) -> Result<(), ErrorKind> {
+    async fn send(&self, _: &mut ()) -> Result<Sample, ErrorKind> {
         let mut response = self
             .client
             .get(self.url.clone())
@@ -431,7 +431,7 @@ impl Request for ReqwestGet {
         {}
         let status = response.status();
         if status.is_success() {
-            Ok(())
+            Ok(Sample::default())
         } else {
             Err(ErrorKind::Status(status.as_u16()))
         }

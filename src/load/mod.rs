@@ -19,5 +19,5 @@ pub mod report;
 pub use engine::{Request, RunError, default_threads, run, run_watched};
 pub use http::{HttpGet, ReqwestGet};
 pub use plan::{Arrival, Model, Phase, Plan, Stage};
-pub use record::{ErrorKind, Latency, Resource, Tally};
+pub use record::{ErrorKind, Generated, Latency, Resource, Sample, Tally};
 pub use report::{Figures, Interval, Report, SoFar, write_interval_log};

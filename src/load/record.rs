@@ -12,6 +12,12 @@
 //!
 //! Only answered requests have a latency. A failed one is counted by [`ErrorKind`]: the
 //! time to a refused connection or to a timeout is not how long the server took to answer.
+//!
+//! A model generation measures more than its latency (a [`Sample`]): its first token, its
+//! gaps between tokens, its decode time per token, its output tokens and whether it met
+//! the check's SLOs. Those go to histograms and counts of their own ([`Generated`]),
+//! allocated with the first generation an interval records: a plain HTTP request carries
+//! nothing more than its latency and costs nothing more to record.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -28,6 +34,93 @@ pub const HIGHEST_MICROS: u64 = 3_600_000_000;
 pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, HIGHEST_MICROS, SIGNIFICANT_FIGURES)
         .expect("the bounds are constants hdrhistogram accepts")
+}
+
+/// What an answered request measured besides its latency, which the engine times itself.
+/// A plain HTTP request measures nothing more: `Sample::default()`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Sample {
+    /// Time to the first token.
+    pub ttft: Option<Duration>,
+    /// The mean gap between tokens of this request.
+    pub itl: Option<Duration>,
+    /// Decode time per output token after the first.
+    pub tpot: Option<Duration>,
+    /// Output tokens; `None` for a request that generates none (plain HTTP).
+    pub output_tokens: Option<u64>,
+    /// Whether it met every SLO of its check; `None` when the check has none.
+    pub good: Option<bool>,
+}
+
+impl Sample {
+    fn is_generation(&self) -> bool {
+        self.output_tokens.is_some()
+    }
+}
+
+/// What generations measured over an interval, a stage or a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generated {
+    pub ttft: Histogram<u64>,
+    /// Each request's mean gap between tokens.
+    pub itl: Histogram<u64>,
+    pub tpot: Histogram<u64>,
+    pub output_tokens: u64,
+    /// Requests judged on SLOs, and those of them that met every one.
+    pub judged: u64,
+    pub good: u64,
+}
+
+impl Default for Generated {
+    fn default() -> Generated {
+        Generated {
+            ttft: histogram(),
+            itl: histogram(),
+            tpot: histogram(),
+            output_tokens: 0,
+            judged: 0,
+            good: 0,
+        }
+    }
+}
+
+impl Generated {
+    fn record(&mut self, sample: &Sample) {
+        for (histogram, value) in [
+            (&mut self.ttft, sample.ttft),
+            (&mut self.itl, sample.itl),
+            (&mut self.tpot, sample.tpot),
+        ] {
+            if let Some(value) = value {
+                record(histogram, value);
+            }
+        }
+        self.output_tokens += sample.output_tokens.unwrap_or(0);
+        if let Some(good) = sample.good {
+            self.judged += 1;
+            self.good += u64::from(good);
+        }
+    }
+
+    fn add(&mut self, other: &Generated) {
+        for (mine, theirs) in [
+            (&mut self.ttft, &other.ttft),
+            (&mut self.itl, &other.itl),
+            (&mut self.tpot, &other.tpot),
+        ] {
+            mine.add(theirs)
+                .expect("histograms of one precision and range add");
+        }
+        self.output_tokens += other.output_tokens;
+        self.judged += other.judged;
+        self.good += other.good;
+    }
+}
+
+/// Records a duration in microseconds, an hour at most.
+fn record(histogram: &mut Histogram<u64>, value: Duration) {
+    let micros = u64::try_from(value.as_micros()).unwrap_or(u64::MAX);
+    histogram.saturating_record(micros.min(HIGHEST_MICROS));
 }
 
 /// Why a request failed. The request function returns it, so a check of the answer (an
@@ -82,6 +175,8 @@ pub struct Tally {
     pub late: u64,
     /// Open loop: due when every slot was in flight, so never sent.
     pub dropped: u64,
+    /// What generations measured; `None` until one is answered.
+    pub generated: Option<Box<Generated>>,
 }
 
 impl Default for Tally {
@@ -91,6 +186,7 @@ impl Default for Tally {
             errors: BTreeMap::new(),
             late: 0,
             dropped: 0,
+            generated: None,
         }
     }
 }
@@ -98,8 +194,16 @@ impl Default for Tally {
 impl Tally {
     /// Records an answered request: no allocation, as the histogram is sized up front.
     pub fn answered(&mut self, latency: Duration) {
-        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        self.latency.saturating_record(micros.min(HIGHEST_MICROS));
+        record(&mut self.latency, latency);
+    }
+
+    /// Records an answered request and what else it measured. A generation allocates the
+    /// interval's [`Generated`] the first time one is recorded, and never again.
+    pub fn sampled(&mut self, latency: Duration, sample: &Sample) {
+        self.answered(latency);
+        if sample.is_generation() {
+            self.generated.get_or_insert_default().record(sample);
+        }
     }
 
     /// Records a failed request. Allocates only the first time a kind shows up.
@@ -116,6 +220,9 @@ impl Tally {
         }
         self.late += other.late;
         self.dropped += other.dropped;
+        if let Some(theirs) = &other.generated {
+            self.generated.get_or_insert_default().add(theirs);
+        }
     }
 
     /// Nothing recorded.
@@ -227,6 +334,34 @@ mod tests {
         assert!((a.error_rate() - 0.6).abs() < 1e-12);
         assert_eq!(Tally::default().error_rate(), 0.0);
         assert_eq!(Tally::default().summary(), None);
+    }
+
+    #[test]
+    fn generations_are_recorded_and_added_and_plain_requests_allocate_nothing_more() {
+        let mut plain = Tally::default();
+        plain.sampled(Duration::from_millis(1), &Sample::default());
+        assert_eq!(plain.generated, None);
+        let generation = |ttft_ms, good| Sample {
+            ttft: Some(Duration::from_millis(ttft_ms)),
+            itl: Some(Duration::from_millis(10)),
+            tpot: None,
+            output_tokens: Some(16),
+            good,
+        };
+        let mut a = Tally::default();
+        a.sampled(Duration::from_millis(200), &generation(100, Some(true)));
+        let mut b = Tally::default();
+        b.sampled(Duration::from_millis(300), &generation(200, Some(false)));
+        b.sampled(Duration::from_millis(300), &generation(300, None));
+        plain.add(&a);
+        plain.add(&b);
+        let generated = plain.generated.unwrap();
+        assert_eq!(plain.latency.len(), 4);
+        assert_eq!((generated.ttft.len(), generated.itl.len()), (3, 3));
+        assert!(generated.tpot.is_empty());
+        assert_eq!(generated.ttft.max() / 1000, 300);
+        assert_eq!(generated.output_tokens, 48);
+        assert_eq!((generated.judged, generated.good), (2, 1));
     }
 
     #[rstest]

@@ -506,6 +506,23 @@ impl SlaCheck {
         }
     }
 
+    /// The check's SLOs, `None` when it has none. Once the check is valid, every key is
+    /// one of [`SLO_KEYS`] and every bound a duration.
+    pub fn slo(&self) -> Option<Slo> {
+        let slo = &self.settings.slo;
+        let bound = |name: &str| {
+            slo.iter()
+                .find(|(key, _)| key.get_ref() == name)
+                .map(|(_, threshold)| *threshold.get_ref())
+        };
+        (!slo.is_empty()).then(|| Slo {
+            ttft: bound("ttft"),
+            tpot: bound("tpot"),
+            itl: bound("itl"),
+            latency: bound("latency"),
+        })
+    }
+
     /// The load, or every problem of the keys that describe it.
     pub fn load(&self) -> Result<LoadPlan, Vec<Found>> {
         let max_requests = self.settings.max_requests.as_ref();
@@ -681,6 +698,15 @@ impl SlaCheck {
         }
         found
     }
+}
+
+/// The SLOs of a check: upper bounds each request must meet to count as good (goodput).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Slo {
+    pub ttft: Option<Threshold>,
+    pub tpot: Option<Threshold>,
+    pub itl: Option<Threshold>,
+    pub latency: Option<Threshold>,
 }
 
 /// Every name of the mix valid and used once.

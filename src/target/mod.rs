@@ -80,13 +80,19 @@ impl Target {
     }
 
     pub fn client(&self) -> Result<&reqwest::Client, TargetError> {
-        self.client.get_or_try_init(|| {
-            Ok(reqwest::Client::builder()
-                .connect_timeout(self.connect_timeout)
-                .default_headers(self.headers.clone())
-                .user_agent(concat!("perfcase/", env!("CARGO_PKG_VERSION")))
-                .build()?)
-        })
+        self.client.get_or_try_init(|| self.new_client())
+    }
+
+    /// A client of the target's settings apart from its shared one, for a load run on
+    /// runtimes of its own: a pooled connection is driven by a task on the runtime that
+    /// opened it, so one opened by a load's generator thread must not stay in the shared
+    /// pool after that runtime has ended.
+    pub fn new_client(&self) -> Result<reqwest::Client, TargetError> {
+        Ok(reqwest::Client::builder()
+            .connect_timeout(self.connect_timeout)
+            .default_headers(self.headers.clone())
+            .user_agent(concat!("perfcase/", env!("CARGO_PKG_VERSION")))
+            .build()?)
     }
 
     /// Whether the target sends headers of its own with every request (an API key): a

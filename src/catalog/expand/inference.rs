@@ -36,6 +36,24 @@ pub fn expand(
     Ok(cases)
 }
 
+/// The limits of one request of the check: its own, else its target's. An sla check's
+/// generation is bounded by the same.
+pub fn limits(scope: &FileScope<'_>, check: &InferenceCheck) -> Limits {
+    let total = check.timeout.map_or(scope.target.timeout, |t| t.0);
+    Limits {
+        total,
+        first_token: check
+            .first_token_timeout
+            .as_ref()
+            .map_or(total, |t| t.get_ref().0),
+        max_body: check.max_body.unwrap_or(scope.target.max_body),
+        max_line: check
+            .max_line
+            .as_ref()
+            .map_or(scope.target.max_line, |limit| *limit.get_ref()),
+    }
+}
+
 /// One spec per variant of the check (its stream modes), each with its request built for
 /// the target's API and its limits settled; errors are placed at `span`, the check. A
 /// baseline repeats what this builds.
@@ -47,19 +65,7 @@ pub fn specs(
     let schema = scope
         .schema(check.expect.json_schema.as_ref(), span)?
         .map(Arc::new);
-    let total = check.timeout.map_or(scope.target.timeout, |t| t.0);
-    let limits = Limits {
-        total,
-        first_token: check
-            .first_token_timeout
-            .as_ref()
-            .map_or(total, |t| t.get_ref().0),
-        max_body: check.max_body.unwrap_or(scope.target.max_body),
-        max_line: check
-            .max_line
-            .as_ref()
-            .map_or(scope.target.max_line, |limit| *limit.get_ref()),
-    };
+    let limits = limits(scope, &check);
     check
         .variants()
         .into_iter()

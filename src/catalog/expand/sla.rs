@@ -1,8 +1,9 @@
 //! An `[[sla]]` check becomes one case when this perfcase can run its load: a single plain
 //! HTTP GET on an `http://` target, which the engine's lean client ([`HttpGet`]) sends
-//! without headers or body and judges by its status alone. Anything else is a load error
-//! at the check that says what is not run yet, so a file never passes without a check it
-//! asks for.
+//! without headers or body and judges by its status alone; or a single streamed model
+//! generation, which the inference client sends with its target's client settings (so
+//! https and the target's headers are fine there). Anything else is a load error at the
+//! check that says what is not run yet, so a file never passes without a check it asks for.
 //!
 //! [`HttpGet`]: crate::load::HttpGet
 
@@ -11,11 +12,14 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::FileScope;
-use crate::catalog::case::{Case, SlaSpec, Spec};
+use super::{FileScope, inference};
+use crate::catalog::case::{Case, GenerationLoad, SlaSpec, Spec};
+use crate::inference::request::{InferenceRequest, build};
 use crate::load::plan::{Arrival, Model, Plan, Stage};
+use crate::scenario::inference::InferenceExpect;
+use crate::scenario::request::Measured;
 use crate::scenario::sla::{self, LoadModel, LoadPlan};
-use crate::scenario::{CheckRequest, SlaCheck, SmokeCheck};
+use crate::scenario::{CheckRequest, InferenceCheck, SlaCheck, SmokeCheck};
 use crate::target::Target;
 
 /// Requests in flight at most in an open loop that does not say: far above what a 2-core
@@ -34,21 +38,48 @@ pub fn expand(scope: &FileScope<'_>, spanned: Spanned<SlaCheck>) -> Result<Case,
     let load = check
         .load()
         .map_err(|_| at("its load is not valid".into()))?;
-    let http = runnable(&check, &load, scope.target).map_err(|missing| {
+    let runnable = runnable(&check, &load, scope.target).map_err(|missing| {
         at(format!(
-            "not run yet: {}; this perfcase runs an sla check whose request is one plain HTTP GET (no headers, body or expect) on an http:// target; change the check, or keep it in a file outside the scenario folder",
+            "not run yet: {}; this perfcase runs an sla check whose request is one plain HTTP GET (no headers, body or expect) on an http:// target, or one streamed generation (no expect); change the check, or keep it in a file outside the scenario folder",
             missing.join("; ")
         ))
     })?;
-    let timeout = http.timeout.as_ref().map_or(scope.target.timeout, |t| t.0);
-    let plan = plan(&load, timeout).map_err(|e| at(e.to_string()))?;
     let thresholds = check
         .thresholds()
         .map_err(|_| at("its thresholds are not valid".into()))?;
+    // What it sends, where, and how long one request may take.
+    let (url, request, timeout, generation) = match runnable {
+        Runnable::Get(http) => (
+            url(scope.target, http),
+            format!("GET {}", http.request_path()),
+            http.timeout.as_ref().map_or(scope.target.timeout, |t| t.0),
+            None,
+        ),
+        Runnable::Generate(model) => {
+            let InferenceRequest::Generation(request) =
+                build(scope.target.api, model, true).map_err(at)?
+            else {
+                unreachable!("runnable() lets generations through only")
+            };
+            let limits = inference::limits(scope, model);
+            (
+                scope.target.url(request.path),
+                format!("POST {}", request.path),
+                limits.total,
+                Some(GenerationLoad {
+                    target: scope.target.clone(),
+                    request,
+                    limits,
+                    slo: check.slo(),
+                }),
+            )
+        }
+    };
     let spec = SlaSpec {
-        url: url(scope.target, http),
-        request: format!("GET {}", http.request_path()),
-        plan,
+        url,
+        request,
+        generation,
+        plan: plan(&load, timeout).map_err(|e| at(e.to_string()))?,
         thresholds,
     };
     Ok(Case::check(
@@ -60,40 +91,60 @@ pub fn expand(scope: &FileScope<'_>, spanned: Spanned<SlaCheck>) -> Result<Case,
     ))
 }
 
-/// The check's one HTTP GET, or every part of the check this perfcase does not run yet.
+/// What an sla check sends, when this perfcase runs it.
+enum Runnable<'c> {
+    Get(&'c SmokeCheck),
+    Generate(&'c InferenceCheck),
+}
+
+/// The check's one request, or every part of the check this perfcase does not run yet.
 fn runnable<'c>(
     check: &'c SlaCheck,
     load: &LoadPlan,
     target: &Target,
-) -> Result<&'c SmokeCheck, Vec<&'static str>> {
+) -> Result<Runnable<'c>, Vec<&'static str>> {
     let mut missing = Vec::new();
-    let http = match check.single() {
+    let runnable = match check.single() {
         None => {
             missing.push("a mix of requests ([[sla.requests]])");
             None
         }
-        Some(CheckRequest::Model(_)) => {
-            missing.push("a model request");
-            None
+        Some(request @ CheckRequest::Model(model)) => {
+            missing.extend(unrun_model(request.measured(), model));
+            Some(Runnable::Generate(model.as_ref()))
         }
-        Some(CheckRequest::Http(http)) => Some(http.as_ref()),
+        Some(CheckRequest::Http(http)) => {
+            missing.extend(unrun_http(http, target));
+            Some(Runnable::Get(http.as_ref()))
+        }
     };
-    if let Some(http) = http {
-        if http.method() != "GET" {
-            missing.push("a method other than GET");
-        }
-        if http.json.is_some() || http.body.is_some() {
-            missing.push("a request body");
-        }
-        if !http.headers.is_empty() {
-            missing.push("request headers");
-        }
-        if !http.expect.is_empty() {
-            missing.push("expect (an answer under load is judged by its 2xx status)");
-        }
-        if http.max_body.is_some() {
-            missing.push("max_body");
-        }
+    if check.abort_on_fail() {
+        missing.push("abort_on_fail = true");
+    }
+    missing.extend(unrun_ramps(load));
+    match runnable {
+        Some(runnable) if missing.is_empty() => Ok(runnable),
+        _ => Err(missing),
+    }
+}
+
+/// What the engine's lean client cannot send of an HTTP request.
+fn unrun_http(http: &SmokeCheck, target: &Target) -> Vec<&'static str> {
+    let mut missing = Vec::new();
+    if http.method() != "GET" {
+        missing.push("a method other than GET");
+    }
+    if http.json.is_some() || http.body.is_some() {
+        missing.push("a request body");
+    }
+    if !http.headers.is_empty() {
+        missing.push("request headers");
+    }
+    if !http.expect.is_empty() {
+        missing.push("expect (an answer under load is judged by its 2xx status)");
+    }
+    if http.max_body.is_some() {
+        missing.push("max_body");
     }
     if target.base_url.scheme() != "http" {
         missing.push("an https:// target");
@@ -101,14 +152,39 @@ fn runnable<'c>(
     if target.has_headers() {
         missing.push("a target with headers");
     }
-    if check.abort_on_fail() {
-        missing.push("abort_on_fail = true");
+    missing
+}
+
+/// What is not run of a model request under load: only a streamed generation is, judged by
+/// its figures and SLOs (its answer is not checked).
+fn unrun_model(measured: Measured, model: &InferenceCheck) -> Vec<&'static str> {
+    let mut missing = Vec::new();
+    match measured {
+        Measured::Generation { stream: true } => {}
+        Measured::Generation { stream: false } => {
+            missing.push("a generation that is not streamed (stream = false)");
+        }
+        _ => missing.push("an embeddings request"),
     }
-    missing.extend(unrun_ramps(load));
-    match http {
-        Some(http) if missing.is_empty() => Ok(http),
-        _ => Err(missing),
+    if expects(&model.expect) {
+        missing.push("expect (an answer under load is judged by its figures and slo)");
     }
+    missing
+}
+
+/// Whether `expect` asks anything of the answer.
+fn expects(expect: &InferenceExpect) -> bool {
+    expect.text.is_some()
+        || expect.text_trimmed.is_some()
+        || expect.text_contains.is_some()
+        || expect.text_regex.is_some()
+        || expect.json_schema.is_some()
+        || expect.finish_reason.is_some()
+        || expect.min_output_tokens.is_some()
+        || expect.max_output_tokens.is_some()
+        || expect.dimensions.is_some()
+        || !expect.thresholds.is_empty()
+        || !expect.unknown.is_empty()
 }
 
 /// What the engine cannot run of the stages' ramps: it ramps over a whole stage or not
@@ -282,7 +358,7 @@ mod tests {
         );
     }
 
-    const NOT_RUN: &str = "; this perfcase runs an sla check whose request is one plain HTTP GET (no headers, body or expect) on an http:// target; change the check, or keep it in a file outside the scenario folder";
+    const NOT_RUN: &str = "; this perfcase runs an sla check whose request is one plain HTTP GET (no headers, body or expect) on an http:// target, or one streamed generation (no expect); change the check, or keep it in a file outside the scenario folder";
 
     #[rstest]
     #[case::mix(
@@ -290,10 +366,16 @@ mod tests {
         "[[sla.requests]]\nname = \"a\"\nget = \"/\"\nweight = 1\n",
         "a mix of requests ([[sla.requests]])"
     )]
-    #[case::model(
-        "[target]\nbase_url = \"http://127.0.0.1:1\"\napi = \"openai\"\n",
-        "model = \"m\"\nprompt = \"p\"\n",
-        "a model request"
+    #[case::embeddings(OPENAI, "model = \"m\"\ninput = \"p\"\n", "an embeddings request")]
+    #[case::not_streamed(
+        OPENAI,
+        "model = \"m\"\nprompt = \"p\"\nstream = false\n",
+        "a generation that is not streamed (stream = false)"
+    )]
+    #[case::model_expect(
+        OPENAI,
+        "model = \"m\"\nprompt = \"p\"\nexpect = { text_contains = \"a\" }\n",
+        "expect (an answer under load is judged by its figures and slo)"
     )]
     #[case::post(
         HEAD,
@@ -344,6 +426,26 @@ mod tests {
             error,
             format!("s/x.toml:{line}:1: sla check \"s\": not run yet: {missing}{NOT_RUN}")
         );
+    }
+
+    const OPENAI: &str = "[target]\nbase_url = \"https://127.0.0.1:1/x\"\napi = \"openai\"\nheaders = { X-Key = \"k\" }\n";
+
+    #[test]
+    fn a_streamed_generation_is_run_through_its_target_with_its_slo_and_limits() {
+        let check = "model = \"m\"\nprompt = \"p\"\nparams = { max_tokens = 16 }\ntimeout = \"7s\"\n\
+             load = { users = 4, duration = \"2s\" }\nslo = { ttft = \"< 1s\" }\nthresholds = { goodput = \">= 90%\" }\n";
+        let Spec::Sla(spec) = only_spec(OPENAI, "sla", check, Schedule::Alone) else {
+            panic!("not a sla case")
+        };
+        assert_eq!(spec.url, "https://127.0.0.1:1/x/v1/completions");
+        assert_eq!(spec.request, "POST /v1/completions");
+        let generation = spec.generation.as_ref().unwrap();
+        assert!(generation.request.stream);
+        assert_eq!(generation.request.body["max_tokens"], 16);
+        assert_eq!(generation.limits.total, secs(7.0));
+        assert_eq!(spec.plan.timeout, secs(7.0));
+        let slo = generation.slo.unwrap();
+        assert!(slo.ttft.is_some() && slo.itl.is_none());
     }
 
     #[test]

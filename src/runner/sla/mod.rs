@@ -9,10 +9,14 @@
 
 mod artifacts;
 mod live;
+mod model;
+mod start;
 mod verdict;
 
+use std::sync::Arc;
+
 use crate::catalog::case::SlaSpec;
-use crate::load::{self, HttpGet, Model, Plan, Report, Stage};
+use crate::load::{Model, Plan, Report, Stage};
 use crate::metric::{FigureRef, Stat, find_metric, format_value};
 use crate::text::format_duration;
 
@@ -20,17 +24,13 @@ use super::context::{Progress, RunContext};
 use super::outcome::{ErrorCause, Outcome};
 use live::Live;
 
-pub async fn run(context: &RunContext<'_>, spec: &SlaSpec) -> Outcome {
-    let get = match HttpGet::new(&spec.url) {
-        Ok(get) => get,
-        Err(e) => return Outcome::error(ErrorCause::Request, e.to_string()),
-    };
-    let plan = spec.plan.clone();
+pub async fn run(context: &RunContext<'_>, spec: &Arc<SlaSpec>) -> Outcome {
     let live = Live::new();
-    let watch = live.watch(context.case, plan.clone());
-    let mut engine = tokio::task::spawn_blocking(move || {
-        load::run_watched(&plan, load::default_threads(), &get, watch)
-    });
+    let watch = live.watch(context.case, spec.plan.clone());
+    let mut engine = match start::engine(spec, watch) {
+        Ok(engine) => engine,
+        Err(e) => return Outcome::error(ErrorCause::Request, e),
+    };
     let ended = tokio::select! {
         ended = &mut engine => ended,
         () = announce(&context.progress, &live, &spec.plan) => engine.await,

@@ -4,6 +4,8 @@
 
 use crate::judge::threshold::judge_threshold;
 use crate::judge::{Cause, Violation};
+use hdrhistogram::Histogram;
+
 use crate::load::{Figures, Report};
 use crate::metric::{Figure, FigureRef, Stat, find_metric};
 use crate::scenario::sla::SlaThreshold;
@@ -20,33 +22,30 @@ const LATENCY_STATS: &[Stat] = &[
     Stat::Mean,
 ];
 
+/// The durations an sla case reports with [`LATENCY_STATS`]: latency for every request,
+/// the others for generations.
+const DURATIONS: &[&str] = &["latency", "ttft", "itl", "tpot"];
+
 /// A figure of a stage or of the run in base units; `None` when it has none (no request
-/// answered has no latency).
+/// answered has no latency, a plain HTTP request no first token).
 pub fn value(figures: &Figures, figure: FigureRef) -> Option<f64> {
     let tally = &figures.tally;
+    let generated = tally.generated.as_deref();
+    let answered = tally.answered_count();
     match figure.metric.name {
-        // The engine's summary has no minimum; its histogram keeps one, to its precision.
-        "latency" if figure.stat == Some(Stat::Min) && !tally.latency.is_empty() => {
-            Some(tally.latency.min() as f64 / 1e6)
-        }
-        "latency" => {
-            let latency = figures.latency()?;
-            let duration = match figure.stat? {
-                Stat::P50 => latency.p50,
-                Stat::P90 => latency.p90,
-                Stat::P95 => latency.p95,
-                Stat::P99 => latency.p99,
-                Stat::P999 => latency.p999,
-                Stat::Max => latency.max,
-                Stat::Mean => latency.mean,
-                _ => return None,
-            };
-            Some(duration.as_secs_f64())
-        }
+        "latency" => statistic(&tally.latency, figure.stat?),
+        "ttft" => statistic(&generated?.ttft, figure.stat?),
+        "itl" => statistic(&generated?.itl, figure.stat?),
+        "tpot" => statistic(&generated?.tpot, figure.stat?),
         // Answered requests per second, as the README defines it: failures are not served.
         "throughput" if !figures.elapsed.is_zero() => {
-            Some(tally.answered_count() as f64 / figures.elapsed.as_secs_f64())
+            Some(answered as f64 / figures.elapsed.as_secs_f64())
         }
+        "output_tokens_per_s" if !figures.elapsed.is_zero() => {
+            Some(generated?.output_tokens as f64 / figures.elapsed.as_secs_f64())
+        }
+        // Of the answered requests, the share that met every SLO.
+        "goodput" if generated?.judged > 0 => Some(generated?.good as f64 / answered as f64),
         "error_rate" => Some(tally.error_rate()),
         "late" => Some(tally.late as f64),
         "dropped" => Some(tally.dropped as f64),
@@ -54,24 +53,56 @@ pub fn value(figures: &Figures, figure: FigureRef) -> Option<f64> {
     }
 }
 
-/// The figures of the whole run as records carry them; `late` and `dropped` are an open
-/// loop's (a closed loop sends nothing on a schedule).
+/// A statistic of a histogram of microseconds, in seconds; `None` when it is empty. A
+/// percentile or the maximum is the top of its bucket (HdrHistogram's
+/// `value_at_quantile`), the minimum the bottom of its own.
+fn statistic(histogram: &Histogram<u64>, stat: Stat) -> Option<f64> {
+    if histogram.is_empty() {
+        return None;
+    }
+    let micros = match stat {
+        Stat::P50 => histogram.value_at_quantile(0.5),
+        Stat::P90 => histogram.value_at_quantile(0.9),
+        Stat::P95 => histogram.value_at_quantile(0.95),
+        Stat::P99 => histogram.value_at_quantile(0.99),
+        Stat::P999 => histogram.value_at_quantile(0.999),
+        Stat::Min => histogram.min(),
+        Stat::Max => histogram.max(),
+        Stat::Mean => return Some(histogram.mean() / 1e6),
+        _ => return None,
+    };
+    Some(micros as f64 / 1e6)
+}
+
+/// The figures of the whole run as records carry them, those it has: the durations of a
+/// generation, its output tokens/s and its goodput (when its check has SLOs) are a model
+/// request's; `late` and `dropped` are an open loop's (a closed loop sends nothing on a
+/// schedule).
 pub fn figures(total: &Figures, open: bool) -> Vec<Figure> {
     let metric = |name| find_metric(name).expect("sla figures are registered metrics");
-    let latency = LATENCY_STATS.iter().map(|stat| FigureRef {
-        metric: metric("latency"),
-        stat: Some(*stat),
+    let durations = DURATIONS.iter().flat_map(|name| {
+        LATENCY_STATS.iter().map(|stat| FigureRef {
+            metric: metric(name),
+            stat: Some(*stat),
+        })
     });
     let run: &[&str] = if open {
-        &["throughput", "error_rate", "late", "dropped"]
+        &[
+            "throughput",
+            "output_tokens_per_s",
+            "goodput",
+            "error_rate",
+            "late",
+            "dropped",
+        ]
     } else {
-        &["throughput", "error_rate"]
+        &["throughput", "output_tokens_per_s", "goodput", "error_rate"]
     };
     let run = run.iter().map(|name| FigureRef {
         metric: metric(name),
         stat: None,
     });
-    latency
+    durations
         .chain(run)
         .filter_map(|figure| Some(Figure::new(figure.to_string(), value(total, figure)?)))
         .collect()
@@ -178,7 +209,7 @@ pub fn ladder(met: &[bool]) -> Ladder {
 mod tests {
     use super::*;
     use crate::load::ErrorKind;
-    use crate::load::record::Tally;
+    use crate::load::record::{Sample, Tally};
     use crate::metric::resolve;
     use crate::scenario::threshold::parse_threshold;
     use rstest::rstest;
@@ -241,6 +272,64 @@ mod tests {
             (Some(o), Some(e)) => assert!((o - e).abs() < e.max(1e-9) * 0.002, "{o} vs {e}"),
             other => assert_eq!(other.0, other.1),
         }
+    }
+
+    /// Two generations over 2 s: first tokens at 100 and 300 ms, 16 and 24 tokens, one of
+    /// the two good when `judged`.
+    fn generations(judged: bool) -> Figures {
+        let mut tally = Tally::default();
+        for (ttft, tokens, good) in [(100, 16, true), (300, 24, false)] {
+            let sample = Sample {
+                ttft: Some(Duration::from_millis(ttft)),
+                itl: Some(Duration::from_millis(10)),
+                tpot: Some(Duration::from_millis(12)),
+                output_tokens: Some(tokens),
+                good: judged.then_some(good),
+            };
+            tally.sampled(Duration::from_millis(ttft + 200), &sample);
+        }
+        Figures {
+            tally,
+            elapsed: Duration::from_secs(2),
+        }
+    }
+
+    #[rstest]
+    #[case("ttft.p50", true, Some(0.100))]
+    #[case("ttft.max", true, Some(0.300))]
+    #[case("ttft.min", true, Some(0.100))]
+    #[case("itl.p99", true, Some(0.010))]
+    #[case("tpot.mean", true, Some(0.012))]
+    #[case("latency.p99", true, Some(0.500))]
+    #[case("output_tokens_per_s", true, Some(20.0))]
+    #[case("goodput", true, Some(0.5))]
+    #[case("goodput", false, None)]
+    fn generations_have_their_own_figures(
+        #[case] figure: &str,
+        #[case] judged: bool,
+        #[case] expected: Option<f64>,
+    ) {
+        let observed = value(&generations(judged), resolve(figure).unwrap());
+        match (observed, expected) {
+            (Some(o), Some(e)) => assert!((o - e).abs() < e * 0.002, "{o} vs {e}"),
+            other => assert_eq!(other.0, other.1),
+        }
+    }
+
+    #[test]
+    fn plain_requests_have_no_generation_figures() {
+        let plain = figures(&[5], &[], 1);
+        for figure in [
+            "ttft.p50",
+            "itl.p99",
+            "tpot.mean",
+            "output_tokens_per_s",
+            "goodput",
+        ] {
+            assert_eq!(value(&plain, resolve(figure).unwrap()), None, "{figure}");
+        }
+        let names = super::figures(&generations(true), false).len();
+        assert_eq!(names, 4 * 8 + 4);
     }
 
     #[test]

@@ -1,0 +1,36 @@
+//! The load engine started on a thread of its own (it blocks until the plan's time limit,
+//! so never on a tokio worker) with the request type the check sends.
+
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+
+use super::model::Generate;
+use crate::catalog::case::SlaSpec;
+use crate::load::{self, HttpGet, Report, SoFar};
+
+/// The running engine, whose error is in words; or why it could not start. `watch` sees
+/// the run so far at every interval (the live line on a terminal).
+pub fn engine(
+    spec: &Arc<SlaSpec>,
+    watch: impl FnMut(&SoFar<'_>) + Send + 'static,
+) -> Result<JoinHandle<Result<Report, String>>, String> {
+    let plan = spec.plan.clone();
+    let threads = load::default_threads();
+    match &spec.generation {
+        None => {
+            let get = HttpGet::new(&spec.url).map_err(|e| e.to_string())?;
+            Ok(tokio::task::spawn_blocking(move || {
+                load::run_watched(&plan, threads, &get, watch).map_err(|e| e.to_string())
+            }))
+        }
+        Some(_) => {
+            let spec = spec.clone();
+            Ok(tokio::task::spawn_blocking(move || {
+                let generation = spec.generation.as_ref().expect("matched as a generation");
+                let request = Generate::new(generation).map_err(|e| e.to_string())?;
+                load::run_watched(&plan, threads, &request, watch).map_err(|e| e.to_string())
+            }))
+        }
+    }
+}
