@@ -95,7 +95,10 @@ impl Generated {
                 record(histogram, value);
             }
         }
-        self.output_tokens += sample.output_tokens.unwrap_or(0);
+        // A server's count: bounded by nothing but its word.
+        self.output_tokens = self
+            .output_tokens
+            .saturating_add(sample.output_tokens.unwrap_or(0));
         if let Some(good) = sample.good {
             self.judged += 1;
             self.good += u64::from(good);
@@ -111,7 +114,7 @@ impl Generated {
             mine.add(theirs)
                 .expect("histograms of one precision and range add");
         }
-        self.output_tokens += other.output_tokens;
+        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
         self.judged += other.judged;
         self.good += other.good;
     }

@@ -1,10 +1,12 @@
 //! A model generation as the load engine sends it: through the inference client, so a
 //! load measures what `[[inference]]` measures (the same SSE/NDJSON reading, the same
-//! first token), once per request, with one HTTP client of the run's own shared by every
-//! generator thread (see [`Target::new_client`]).
+//! first token), once per request. What a generation measures besides its latency goes
+//! back to the engine as a [`Sample`], with whether it met the check's SLOs (goodput).
 //!
-//! [`Target::new_client`]: crate::target::Target::new_client What a generation measures besides its latency goes back to the
-//! engine as a [`Sample`], with whether it met the check's SLOs (goodput).
+//! Each worker (a user, or an open-loop slot) has an HTTP client of its own, built with
+//! the target's settings: a pooled connection is driven by the runtime of the generator
+//! thread that opened it, so a client shared across threads would time one thread's
+//! requests partly by another thread's scheduling, and fail them when that runtime ends.
 
 use std::time::Duration;
 
@@ -32,14 +34,21 @@ impl Generate<'_> {
 }
 
 impl Request for Generate<'_> {
-    /// The target's client keeps the connections: a worker keeps nothing.
-    type Worker = ();
+    /// The worker's own client (see the module doc).
+    type Worker = reqwest::Client;
 
-    fn worker(&self) {}
+    fn worker(&self) -> reqwest::Client {
+        // Built once already with the same settings by `new`, so this does not fail; if it
+        // somehow did, sharing that client is the lesser harm.
+        self.load
+            .target
+            .new_client()
+            .unwrap_or_else(|_| self.client.clone())
+    }
 
-    async fn send(&self, _: &mut ()) -> Result<Sample, ErrorKind> {
+    async fn send(&self, client: &mut reqwest::Client) -> Result<Sample, ErrorKind> {
         let load = self.load;
-        let generation = generate_with(&self.client, &load.target, &load.request, load.limits)
+        let generation = generate_with(client, &load.target, &load.request, load.limits)
             .await
             .map_err(|e| kind(&e))?;
         Ok(sample(&generation.metrics, load.slo.as_ref()))

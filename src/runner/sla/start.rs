@@ -19,8 +19,10 @@ pub fn engine(
     let threads = load::default_threads();
     match &spec.generation {
         None => {
-            let get = HttpGet::new(&spec.url).map_err(|e| e.to_string())?;
+            let url = spec.url.clone();
             Ok(tokio::task::spawn_blocking(move || {
+                // Built here: it resolves the host name, which blocks.
+                let get = HttpGet::new(&url).map_err(|e| e.to_string())?;
                 load::run_watched(&plan, threads, &get, watch).map_err(|e| e.to_string())
             }))
         }

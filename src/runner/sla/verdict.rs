@@ -44,8 +44,11 @@ pub fn value(figures: &Figures, figure: FigureRef) -> Option<f64> {
         "output_tokens_per_s" if !figures.elapsed.is_zero() => {
             Some(generated?.output_tokens as f64 / figures.elapsed.as_secs_f64())
         }
-        // Of the answered requests, the share that met every SLO.
-        "goodput" if generated?.judged > 0 => Some(generated?.good as f64 / answered as f64),
+        // Of all requests, the share that was answered and met every SLO: a failed
+        // request met none, so a run of timeouts cannot read as good.
+        "goodput" if tally.requests() > 0 && generated?.judged > 0 => {
+            Some(generated?.good as f64 / tally.requests() as f64)
+        }
         "error_rate" => Some(tally.error_rate()),
         "late" => Some(tally.late as f64),
         "dropped" => Some(tally.dropped as f64),
