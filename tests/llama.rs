@@ -271,7 +271,7 @@ iterations = 8
 warmup = 1
 expect = { min_output_tokens = 32 }
 thresholds = { "tokens_per_s.median" = "> 10", "ttft.p95" = "< 5s" }
-regression = { tolerance = "25%" }
+regression = { tolerance = "60%" }
 "#;
     let ws = Workspace::new(&[("llama.toml", &format!("{}{checks}", llama_target("")))]);
     let case = "baseline::llama::generate";
@@ -325,10 +325,13 @@ regression = { tolerance = "25%" }
     }
     assert_eq!(passed, 5, "unchanged runs that passed the gate");
 
-    // Twice the decode rate and half the time to first token of what this server does.
+    // Four times the decode rate and a quarter of the time to first token of what this
+    // server does. The tolerance is wide because a restarted llama-server can differ from
+    // the last one by far more than its spread within a run (once +50% in median TTFT
+    // here); the in-process tests pin the gate at 10%.
     let mut too_good = stored.clone();
     let samples = &mut too_good["checks"]["generate"]["samples"];
-    for (metric, factor) in [("tokens_per_s", 2.0), ("ttft", 0.5)] {
+    for (metric, factor) in [("tokens_per_s", 4.0), ("ttft", 0.25)] {
         for value in samples[metric].as_array_mut().unwrap() {
             *value = serde_json::json!(value.as_f64().unwrap() * factor);
         }
@@ -341,11 +344,11 @@ regression = { tolerance = "25%" }
     let regressed = ws.run(&[], &[("CI", "true")]);
     regressed.assert_outcome(case, "FAILED");
     regressed.assert_says(
-        "tokens_per_s against the stored baseline: expected median within 25% of the stored",
+        "tokens_per_s against the stored baseline: expected median within 60% of the stored",
     );
     regressed.assert_says("ttft against the stored baseline");
     regressed.assert_says("regressed: median tokens_per_s");
-    regressed.assert_says("beyond the 25% tolerance");
+    regressed.assert_says("beyond the 60% tolerance");
     let report = ws.read_out("report.md");
     assert!(
         report.contains("smollm2") && report.contains("regressed"),
