@@ -334,7 +334,7 @@ const MAX_REQUESTS: u64 = 3_600_000_000;
 const MAX_WEIGHT: u64 = 1_000_000;
 
 /// The statistics an sla reads of a duration's histogram.
-const LOAD_STATS: &[Stat] = &[
+pub const LOAD_STATS: &[Stat] = &[
     Stat::P50,
     Stat::P90,
     Stat::P95,

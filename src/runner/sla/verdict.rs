@@ -8,21 +8,9 @@ use hdrhistogram::Histogram;
 
 use crate::load::{Figures, Report};
 use crate::metric::{Figure, FigureRef, Stat, find_metric};
-use crate::scenario::sla::SlaThreshold;
+use crate::scenario::sla::{LOAD_STATS, SlaThreshold};
 
-/// The latency statistics an sla case reports: those a threshold under load may name.
-const LATENCY_STATS: &[Stat] = &[
-    Stat::P50,
-    Stat::P90,
-    Stat::P95,
-    Stat::P99,
-    Stat::P999,
-    Stat::Min,
-    Stat::Max,
-    Stat::Mean,
-];
-
-/// The durations an sla case reports with [`LATENCY_STATS`]: latency for every request,
+/// The durations an sla case reports with [`LOAD_STATS`]: latency for every request,
 /// the others for generations.
 const DURATIONS: &[&str] = &["latency", "ttft", "itl", "tpot"];
 
@@ -84,7 +72,7 @@ fn statistic(histogram: &Histogram<u64>, stat: Stat) -> Option<f64> {
 pub fn figures(total: &Figures, open: bool) -> Vec<Figure> {
     let metric = |name| find_metric(name).expect("sla figures are registered metrics");
     let durations = DURATIONS.iter().flat_map(|name| {
-        LATENCY_STATS.iter().map(|stat| FigureRef {
+        LOAD_STATS.iter().map(|stat| FigureRef {
             metric: metric(name),
             stat: Some(*stat),
         })
