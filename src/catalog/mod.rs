@@ -211,7 +211,7 @@ fn load_file(
 ) -> Result<LoadedFile, String> {
     let bytes = std::fs::read(file).map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
     let source = utf8(&bytes).map_err(|e| format!("{}:{e}", file.display()))?;
-    let vars = env.for_file();
+    let vars = env.for_file(file);
     let doc = parse_scenario(source, &vars).map_err(|errors| {
         let lines: Vec<String> = errors
             .0
