@@ -125,7 +125,7 @@ fn perfcase(request: &impl Request, count: Option<u64>) -> Report {
         stages: vec![Stage {
             level: CONNECTIONS as f64,
             duration,
-            ramp: false,
+            ramp: Duration::ZERO,
         }],
         warmup: Duration::ZERO,
         timeout: Duration::from_secs(10),

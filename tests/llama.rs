@@ -488,7 +488,7 @@ fn under_load_each_requests_client_decode_rate_matches_the_servers_timings() {
         stages: vec![Stage {
             level: 4.0,
             duration: Duration::from_secs(6),
-            ramp: false,
+            ramp: Duration::ZERO,
         }],
         warmup: Duration::from_secs(1),
         timeout: Duration::from_secs(60),

@@ -145,7 +145,7 @@ fn plan(model: Model, level: f64, seconds: f64) -> Plan {
         stages: vec![Stage {
             level,
             duration,
-            ramp: false,
+            ramp: Duration::ZERO,
         }],
         warmup: Duration::ZERO,
         timeout: Duration::from_secs(5),
@@ -397,12 +397,12 @@ fn a_ramp_is_followed_and_the_timeline_has_a_row_per_second() {
         Stage {
             level: 200.0,
             duration: Duration::from_secs(2),
-            ramp: true,
+            ramp: Duration::from_secs(2),
         },
         Stage {
             level: 100.0,
             duration: Duration::from_secs(2),
-            ramp: false,
+            ramp: Duration::ZERO,
         },
     ];
     plan.warmup = Duration::from_secs(1);

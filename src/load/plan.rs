@@ -4,8 +4,9 @@
 //! I/O and no clock: every function takes the time elapsed since the run started.
 //!
 //! A plan is a list of stages run one after the other. Each holds a level for its
-//! duration, or with `ramp` moves to it in a straight line from the level before it (0
-//! before the first stage), so "ramp to 200/s over 30 s, hold 60 s" is two stages.
+//! duration, or first moves to it in a straight line over its `ramp` from the level before
+//! it (0 before the first stage) and holds it for the rest: "ramp to 200/s over 30 s, then
+//! hold it for 60 s" is one stage of 90 s with a ramp of 30 s.
 //! The level is requests per second in an open loop and users in a closed one.
 
 use std::time::Duration;
@@ -68,8 +69,9 @@ pub struct Stage {
     /// Requests per second (open loop) or users (closed loop, a whole number).
     pub level: f64,
     pub duration: Duration,
-    /// Move in a straight line from the previous stage's level to `level` over the stage.
-    pub ramp: bool,
+    /// The first part of the stage, over which the level moves in a straight line from the
+    /// previous stage's to `level` (zero: a step). At most the stage's duration.
+    pub ramp: Duration,
 }
 
 /// Where a request's figures go: into a stage, or nowhere (the warmup).
@@ -88,6 +90,8 @@ pub enum PlanError {
     NoStages,
     #[error("stage {} lasts 0s; give it a duration", .0 + 1)]
     EmptyStage(usize),
+    #[error("stage {}: its ramp is longer than the stage", .0 + 1)]
+    RampTooLong(usize),
     #[error("stage {}: level {level} is not a number of requests/s from 0 up", .stage + 1)]
     BadRate { stage: usize, level: f64 },
     #[error("stage {}: {level} is not a whole number of users from 0 to {}", .stage + 1, MAX_USERS)]
@@ -116,6 +120,9 @@ impl Plan {
         for (stage, s) in self.stages.iter().enumerate() {
             if s.duration.is_zero() {
                 return Err(PlanError::EmptyStage(stage));
+            }
+            if s.ramp > s.duration {
+                return Err(PlanError::RampTooLong(stage));
             }
             let level = s.level;
             match self.model {
@@ -169,7 +176,9 @@ impl Plan {
     /// The stage running at `t`, None from the end of the last on. A stage holds from its
     /// start up to (not including) its end.
     pub fn stage_at(&self, t: Duration) -> Option<usize> {
-        self.segments().position(|s| t.as_secs_f64() < s.end())
+        self.segments()
+            .find(|s| t.as_secs_f64() < s.end())
+            .map(|s| s.stage)
     }
 
     /// The level asked for at `t`: on a ramp, between the previous stage's level and the
@@ -248,25 +257,46 @@ impl Plan {
         }
     }
 
+    /// The stages as straight pieces of level over time: a stage with a ramp is two (the
+    /// ramp, then the hold), one without is one.
     fn segments(&self) -> impl Iterator<Item = Segment> + '_ {
-        self.stages.iter().scan((0.0, 0.0), |(start, before), s| {
-            let from = if s.ramp { *before } else { s.level };
-            let segment = Segment {
-                start: *start,
-                duration: s.duration.as_secs_f64(),
-                from,
-                to: s.level,
-            };
-            *start += segment.duration;
-            *before = s.level;
-            Some(segment)
-        })
+        let mut start = 0.0;
+        let mut before = 0.0;
+        let mut segments = Vec::with_capacity(self.stages.len() * 2);
+        for (stage, s) in self.stages.iter().enumerate() {
+            let ramp = s.ramp.min(s.duration).as_secs_f64();
+            let duration = s.duration.as_secs_f64();
+            if ramp > 0.0 {
+                segments.push(Segment {
+                    stage,
+                    start,
+                    duration: ramp,
+                    from: before,
+                    to: s.level,
+                });
+            }
+            if duration > ramp {
+                segments.push(Segment {
+                    stage,
+                    start: start + ramp,
+                    duration: duration - ramp,
+                    from: s.level,
+                    to: s.level,
+                });
+            }
+            start += duration;
+            before = s.level;
+        }
+        segments.into_iter()
     }
 }
 
-/// A stage in seconds: the level moves linearly from `from` to `to` (equal when it holds).
+/// A piece of a stage in seconds: the level moves linearly from `from` to `to` (equal
+/// when it holds).
 #[derive(Debug, Clone, Copy)]
 struct Segment {
+    /// The stage it belongs to.
+    stage: usize,
     start: f64,
     duration: f64,
     from: f64,
@@ -361,11 +391,12 @@ mod tests {
         Duration::from_secs_f64(s)
     }
 
+    /// A stage that ramps over the whole of it (`ramp`) or steps to its level.
     fn stage(level: f64, seconds: f64, ramp: bool) -> Stage {
         Stage {
             level,
             duration: secs(seconds),
-            ramp,
+            ramp: if ramp { secs(seconds) } else { Duration::ZERO },
         }
     }
 
@@ -496,6 +527,45 @@ mod tests {
         let c: Vec<Duration> = plan.schedule(Arrival::Poisson { seed: 10 }).collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
+    }
+
+    /// Steady at 20/s for 10 s, then one stage of 20 s that ramps to 100/s over its first
+    /// 10 s and holds 100/s for the rest.
+    fn partly_ramped() -> Plan {
+        let mut ramped = stage(100.0, 20.0, false);
+        ramped.ramp = secs(10.0);
+        open(vec![stage(20.0, 10.0, false), ramped])
+    }
+
+    #[rstest]
+    #[case(5.0, 20.0, Some(0))]
+    #[case(10.0, 20.0, Some(1))]
+    #[case(15.0, 60.0, Some(1))]
+    #[case(20.0, 100.0, Some(1))]
+    #[case(29.999, 100.0, Some(1))]
+    #[case(30.0, 0.0, None)]
+    fn a_ramp_shorter_than_its_stage_then_holds_within_the_same_stage(
+        #[case] t: f64,
+        #[case] level: f64,
+        #[case] stage: Option<usize>,
+    ) {
+        let plan = partly_ramped();
+        assert!((plan.level_at(secs(t)) - level).abs() < 1e-6);
+        assert_eq!(plan.stage_at(secs(t)), stage);
+    }
+
+    #[test]
+    fn a_partly_ramped_stage_sends_the_integral_of_its_level() {
+        // 200 before; then (20 + 100) / 2 * 10 on the ramp and 100 * 10 on the hold.
+        let due = partly_ramped().schedule(Arrival::Constant).count();
+        assert_eq!(due, 200 + 600 + 1000);
+    }
+
+    #[test]
+    fn a_ramp_longer_than_its_stage_is_refused() {
+        let mut plan = partly_ramped();
+        plan.stages[1].ramp = secs(21.0);
+        assert_eq!(plan.validate(), Err(PlanError::RampTooLong(1)));
     }
 
     #[rstest]

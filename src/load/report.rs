@@ -342,12 +342,12 @@ mod tests {
                 Stage {
                     level: 10.0,
                     duration: Duration::from_secs(2),
-                    ramp: false,
+                    ramp: Duration::ZERO,
                 },
                 Stage {
                     level: 10.0,
                     duration: Duration::from_millis(500),
-                    ramp: false,
+                    ramp: Duration::ZERO,
                 },
             ],
             warmup: Duration::from_secs(1),

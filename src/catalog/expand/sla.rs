@@ -187,23 +187,17 @@ fn expects(expect: &InferenceExpect) -> bool {
         || !expect.unknown.is_empty()
 }
 
-/// What the engine cannot run of the stages' ramps: it ramps over a whole stage or not
-/// at all, and runs the warmup as part of the first stage.
+/// What the engine cannot run of the stages' ramps: it runs the warmup as the start of the
+/// first stage, at that stage's level, which a stage ramping up from zero does not have.
 fn unrun_ramps(load: &LoadPlan) -> Vec<&'static str> {
-    let ramps = levels(load)
-        .into_iter()
-        .map(|(_, duration, ramp)| (duration, ramp));
-    let mut missing = Vec::new();
-    for (i, (duration, ramp)) in ramps.enumerate() {
-        if !ramp.is_zero() && ramp != duration {
-            missing.push("a ramp shorter than its stage (write the ramp as a stage of its own)");
-        }
-        if i == 0 && !ramp.is_zero() && !load.warmup.is_zero() {
-            missing.push("a warmup before a first stage that ramps");
-        }
+    let first_ramps = levels(load)
+        .first()
+        .is_some_and(|(_, _, ramp)| !ramp.is_zero());
+    if first_ramps && !load.warmup.is_zero() {
+        vec!["a warmup before a first stage that ramps"]
+    } else {
+        Vec::new()
     }
-    missing.dedup();
-    missing
 }
 
 /// Each stage as (level, duration, ramp): users or requests per second.
@@ -229,7 +223,7 @@ fn plan(load: &LoadPlan, timeout: Duration) -> Result<Plan, crate::load::plan::P
         .map(|(level, duration, ramp)| Stage {
             level,
             duration,
-            ramp: !ramp.is_zero(),
+            ramp,
         })
         .collect();
     if let Some(first) = stages.first_mut() {
@@ -295,12 +289,19 @@ mod tests {
         Duration::from_secs_f64(s)
     }
 
-    /// The stages as (level, seconds, ramp).
-    fn stages(spec: &SlaSpec) -> Vec<(f64, f64, bool)> {
+    /// The stages as (level, seconds, seconds of ramp).
+    fn stages(spec: &SlaSpec) -> Vec<(f64, f64, f64)> {
         let stages = spec.plan.stages.iter();
         stages
-            .map(|s| (s.level, s.duration.as_secs_f64(), s.ramp))
+            .map(|s| (s.level, s.duration.as_secs_f64(), s.ramp.as_secs_f64()))
             .collect()
+    }
+
+    #[test]
+    fn a_ramp_shorter_than_its_stage_is_passed_to_the_engine() {
+        let spec =
+            spec("get = \"/\"\nstages = [{ users = 2, duration = \"2s\", ramp = \"1s\" }]\n");
+        assert_eq!(stages(&spec), [(2.0, 2.0, 1.0)]);
     }
 
     #[test]
@@ -319,7 +320,7 @@ mod tests {
                 think: Duration::from_millis(10)
             }
         );
-        assert_eq!(stages(&spec), [(1.0, 3.0, false), (4.0, 2.0, true)]);
+        assert_eq!(stages(&spec), [(1.0, 3.0, 0.0), (4.0, 2.0, 2.0)]);
         assert_eq!(
             (plan.warmup, plan.timeout, plan.time_limit),
             (secs(1.0), secs(3.0), secs(8.0))
@@ -351,7 +352,7 @@ mod tests {
                 max_in_flight
             }
         );
-        assert_eq!(stages(&spec), [(200.0, 2.0, false)]);
+        assert_eq!(stages(&spec), [(200.0, 2.0, 0.0)]);
         assert_eq!(
             (plan.timeout, plan.time_limit, plan.max_requests),
             (secs(0.5), secs(2.5), Some(10))
@@ -399,11 +400,6 @@ mod tests {
         "a target with headers"
     )]
     #[case::abort(HEAD, "get = \"/\"\nabort_on_fail = true\n", "abort_on_fail = true")]
-    #[case::short_ramp(
-        HEAD,
-        "get = \"/\"\nstages = [{ users = 2, duration = \"2s\", ramp = \"1s\" }]\n",
-        "a ramp shorter than its stage (write the ramp as a stage of its own)"
-    )]
     #[case::warmup_ramp(
         HEAD,
         "get = \"/\"\nwarmup = \"1s\"\nstages = [{ users = 2, duration = \"2s\", ramp = \"2s\" }]\n",

@@ -145,15 +145,17 @@ fn describe(plan: &Plan) -> String {
     }
 }
 
-/// A stage's level in words: `2 users`, `200/s`, `ramp to 4 users`.
+/// A stage's level in words: `2 users`, `200/s`, `ramp to 4 users`, `ramp to 4 users in 1m`.
 fn level(plan: &Plan, stage: &Stage) -> String {
     let level = match plan.model {
         Model::Closed { .. } if stage.level == 1.0 => "1 user".to_string(),
         Model::Closed { .. } => format!("{} users", stage.level),
         Model::Open { .. } => format!("{}/s", stage.level),
     };
-    if stage.ramp {
+    if stage.ramp == stage.duration {
         format!("ramp to {level}")
+    } else if !stage.ramp.is_zero() {
+        format!("ramp to {level} in {}", format_duration(stage.ramp))
     } else {
         level
     }
