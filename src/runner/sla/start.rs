@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 
-use super::request::LoadRequest;
+use super::request::{self, LoadRequest};
 use crate::catalog::case::SlaSpec;
 use crate::load::{self, ErrorKind, Report, SoFar};
 use crate::target::Redactor;
@@ -34,9 +34,9 @@ pub fn engine(
         let threads = load::default_threads();
         let report =
             load::run_watched(&spec.plan, threads, &request, watch).map_err(|e| e.to_string())?;
-        Ok(Ran {
-            report,
-            examples: request.examples(),
-        })
+        let mut examples = request.examples();
+        let failed = report.total.errors().keys().copied();
+        request::engine_examples(&mut examples, failed, spec.plan.timeout);
+        Ok(Ran { report, examples })
     }))
 }

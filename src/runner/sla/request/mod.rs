@@ -17,12 +17,13 @@ mod model;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use crate::catalog::case::SlaRequest;
 use crate::client::RequestError;
 use crate::load::{ErrorKind, HttpGet, Request, Sample};
 use crate::target::{Redactor, Target, TargetError};
-use crate::text::printable;
+use crate::text::{format_duration, printable};
 
 /// How much of an example message the details quote.
 const EXAMPLE_CHARS: usize = 400;
@@ -207,6 +208,25 @@ impl Examples {
     }
 }
 
+/// Says why requests failed of the kinds the request never saw: the engine itself gives up
+/// on a request at the plan's `timeout`, dropping it unanswered.
+pub fn engine_examples(
+    examples: &mut BTreeMap<ErrorKind, String>,
+    failed: impl IntoIterator<Item = ErrorKind>,
+    timeout: Duration,
+) {
+    for kind in failed {
+        if kind == ErrorKind::Timeout {
+            examples.entry(kind).or_insert_with(|| {
+                format!(
+                    "no whole answer within {} (the request's timeout); raise timeout or check the server's load",
+                    format_duration(timeout)
+                )
+            });
+        }
+    }
+}
+
 /// One line per kind of failure with its first message, secrets masked before it is cut
 /// and made printable: `first expectation error: text: expected ...`.
 pub fn example_lines(examples: &BTreeMap<ErrorKind, String>, redactor: &Redactor) -> Vec<String> {
@@ -257,6 +277,21 @@ mod tests {
             lines[1],
             "first expectation error: body: expected \"ok\", observed \"[REDACTED]\\x1b[31m\""
         );
+    }
+
+    #[test]
+    fn a_timeout_the_engine_gave_is_said_unless_the_request_said_one() {
+        let mut examples = BTreeMap::from([(ErrorKind::Status(500), "busy".to_string())]);
+        let failed = [ErrorKind::Status(500), ErrorKind::Timeout];
+        engine_examples(&mut examples, failed, Duration::from_secs(2));
+        assert_eq!(examples[&ErrorKind::Status(500)], "busy");
+        assert_eq!(
+            examples[&ErrorKind::Timeout],
+            "no whole answer within 2s (the request's timeout); raise timeout or check the server's load"
+        );
+        let mut said = BTreeMap::from([(ErrorKind::Timeout, "slow".to_string())]);
+        engine_examples(&mut said, [ErrorKind::Timeout], Duration::from_secs(2));
+        assert_eq!(said[&ErrorKind::Timeout], "slow");
     }
 
     #[rstest]
