@@ -1,6 +1,6 @@
 //! The requests an sla check sends under load, as one type the engine runs
-//! ([`LoadRequest`]): one variant per kind of request, so that a mix can hold requests of
-//! different kinds.
+//! ([`LoadRequest`], over one variant per kind of request), so that a mix can hold
+//! requests of different kinds.
 //!
 //! A plain GET with nothing to judge but its status goes to the engine's lean client
 //! ([`HttpGet`], the fast path); any other HTTP request ([`http`]) and every model request
@@ -17,11 +17,12 @@ mod model;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::catalog::case::SlaRequest;
 use crate::client::RequestError;
-use crate::load::{ErrorKind, HttpGet, Request, Sample};
+use crate::load::{ErrorKind, HttpGet, Request, Resource, Sample};
 use crate::target::{Redactor, Target, TargetError};
 use crate::text::{format_duration, printable};
 
@@ -192,20 +193,56 @@ fn transport_kind(error: &RequestError) -> ErrorKind {
 }
 
 /// The first message of each kind of failure, shared by every worker of every generator
-/// thread: locked on a failure only, and its message built only when it is the first.
+/// thread. Its message is built only when it is the first of its kind, and once a kind
+/// has one, a failure of that kind costs one atomic read ([`Examples::kept`]), not a
+/// lock: a run where every request fails (a server answering 404 at 100,000 requests/s)
+/// must not serialise its generator threads on this.
 #[derive(Debug, Default)]
-pub struct Examples(Mutex<BTreeMap<ErrorKind, String>>);
+pub struct Examples {
+    messages: Mutex<BTreeMap<ErrorKind, String>>,
+    /// One bit per kind with a message (see [`bit`]).
+    kept: [AtomicU64; KIND_WORDS],
+}
+
+/// Words of [`Examples::kept`]: a bit for each status code from 0 to 999, then the others.
+const KIND_WORDS: usize = 16;
 
 impl Examples {
     /// Keeps `message()` as the example of `kind`, unless one is kept already.
     pub fn keep(&self, kind: ErrorKind, message: impl FnOnce() -> String) {
-        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        kept.entry(kind).or_insert_with(message);
+        let bit = bit(kind);
+        if bit.is_some_and(|(word, mask)| self.kept[word].load(Ordering::Relaxed) & mask != 0) {
+            return;
+        }
+        let mut messages = self.messages.lock().unwrap_or_else(|e| e.into_inner());
+        messages.entry(kind).or_insert_with(message);
+        if let Some((word, mask)) = bit {
+            self.kept[word].fetch_or(mask, Ordering::Relaxed);
+        }
     }
 
     fn taken(&self) -> BTreeMap<ErrorKind, String> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.messages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
+}
+
+/// The word and mask of a kind's bit in [`Examples::kept`]; `None` for a kind without one
+/// (it takes the lock every time, which is correct, only slower).
+fn bit(kind: ErrorKind) -> Option<(usize, u64)> {
+    let index = match kind {
+        ErrorKind::Status(code) if code < 1000 => usize::from(code),
+        ErrorKind::Status(_) => return None,
+        ErrorKind::Timeout => 1000,
+        ErrorKind::Connect => 1001,
+        ErrorKind::Stream => 1002,
+        ErrorKind::Expectation => 1003,
+        ErrorKind::Exhausted(Resource::Files) => 1004,
+        ErrorKind::Exhausted(Resource::Ports) => 1005,
+    };
+    Some((index / 64, 1 << (index % 64)))
 }
 
 /// Says why requests failed of the kinds the request never saw: the engine itself gives up
@@ -255,6 +292,21 @@ mod tests {
         assert_eq!(kept[&ErrorKind::Expectation], "first");
         assert_eq!(kept[&ErrorKind::Status(503)], "busy");
         assert_eq!(kept.len(), 2);
+    }
+
+    #[rstest]
+    #[case::statuses(ErrorKind::Status(404), ErrorKind::Status(500))]
+    #[case::status_and_timeout(ErrorKind::Status(999), ErrorKind::Timeout)]
+    #[case::resources(
+        ErrorKind::Exhausted(Resource::Files),
+        ErrorKind::Exhausted(Resource::Ports)
+    )]
+    fn kinds_have_bits_of_their_own(#[case] one: ErrorKind, #[case] other: ErrorKind) {
+        assert_ne!(bit(one), bit(other));
+        let examples = Examples::default();
+        examples.keep(one, || "one".into());
+        examples.keep(other, || "other".into());
+        assert_eq!(examples.taken().len(), 2);
     }
 
     #[test]
