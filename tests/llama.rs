@@ -254,6 +254,119 @@ fn a_server_that_cannot_start_fails_every_check_with_its_log() {
     );
 }
 
+/// Under load on the real server, 2 users each: a generation not streamed, of a fixed
+/// length judged on every answer, with its goodput on latency (bounds loose: this is about
+/// judging, and a busy 2-core machine makes a request take seconds); and the same held to a
+/// length it never reaches, every request an `expectation` error whose first message is in
+/// the details.
+#[test]
+fn an_sla_of_a_generation_not_streamed_judges_every_answer() {
+    let _serial = serial();
+    let request = r#"model = "smollm2"
+prompt = "Write a short paragraph about the history of bridges."
+params = { temperature = 0, max_tokens = 8 }
+extra = { ignore_eos = true }
+stream = false
+"#;
+    let checks = format!(
+        r#"
+[[sla]]
+name = "whole"
+{request}expect = {{ min_output_tokens = 8, finish_reason = "length" }}
+load = {{ users = 2, duration = "2s", warmup = "1s" }}
+slo = {{ latency = "< 30s" }}
+thresholds = {{ error_rate = "== 0%", "latency.p95" = "< 30s", goodput = ">= 99%", output_tokens_per_s = "> 0" }}
+
+[[sla]]
+name = "wrong"
+{request}expect = {{ min_output_tokens = 9 }}
+load = {{ users = 2, duration = "1s" }}
+thresholds = {{ error_rate = "< 1%" }}
+"#
+    );
+    let ws = Workspace::new(&[("llama.toml", &format!("{}{checks}", llama_target("")))]);
+    let run = ws.run(&[], &[]);
+    run.assert_outcome("sla::llama::whole", "ok");
+    run.assert_outcome("sla::llama::wrong", "FAILED");
+    let rows = rows(&ws);
+    let whole = &rows["sla::llama::whole"];
+    assert_eq!(num(whole, "goodput"), 1.0, "{whole:?}");
+    // Not streamed: the first token comes with the whole answer, timed by the client from
+    // the send that was answered (the engine's latency also holds the judging of it).
+    let (ttft, latency) = (num(whole, "ttft.p50"), num(whole, "latency.p50"));
+    assert!(
+        (latency * 0.8..=latency).contains(&ttft),
+        "ttft.p50 {ttft}, latency.p50 {latency}"
+    );
+    assert!(
+        whole.get("itl.p50").is_none_or(String::is_empty),
+        "{whole:?}"
+    );
+    assert_eq!(num(&rows["sla::llama::wrong"], "error_rate"), 1.0);
+    let junit = ws.read_out("junit.xml");
+    assert!(
+        junit.contains("first expectation error: output tokens: expected >= 9, observed 8"),
+        "{junit}"
+    );
+    eprintln!(
+        "llama-server, generation not streamed under 2 users: {:.1} requests/s, latency p50 {:.1} ms, {:.1} output tokens/s",
+        num(whole, "throughput"),
+        num(whole, "latency.p50") * 1e3,
+        num(whole, "output_tokens_per_s")
+    );
+}
+
+/// Embeddings under 2 users on the real server, each answer judged (576 finite values per
+/// input); a wrong `dimensions` makes every request an `expectation` error.
+#[test]
+fn an_sla_of_embeddings_judges_every_answer() {
+    let _serial = serial();
+    let checks = r#"
+[[sla]]
+name = "embed"
+model = "smollm2"
+input = ["The lighthouse keeper opened the door.", "A ship passed in the night."]
+expect = { dimensions = 576 }
+load = { users = 2, duration = "2s", warmup = "1s" }
+thresholds = { error_rate = "== 0%", "latency.p95" = "< 30s" }
+
+[[sla]]
+name = "wrong_size"
+model = "smollm2"
+input = "The lighthouse keeper opened the door."
+expect = { dimensions = 512 }
+load = { users = 2, duration = "1s" }
+thresholds = { error_rate = "< 1%" }
+"#;
+    let text = format!("{}{checks}", llama_target("--embeddings --pooling mean"));
+    let ws = Workspace::new(&[("embed.toml", &text)]);
+    let run = ws.run(&[], &[]);
+    run.assert_outcome("sla::embed::embed", "ok");
+    run.assert_outcome("sla::embed::wrong_size", "FAILED");
+    let rows = rows(&ws);
+    let embed = &rows["sla::embed::embed"];
+    assert!(
+        embed
+            .get("output_tokens_per_s")
+            .is_none_or(String::is_empty),
+        "no generation figures: {embed:?}"
+    );
+    assert_eq!(num(&rows["sla::embed::wrong_size"], "error_rate"), 1.0);
+    let junit = ws.read_out("junit.xml");
+    assert!(
+        junit.contains(
+            "first expectation error: vector of input 0: expected 512 dimensions, observed 576"
+        ),
+        "{junit}"
+    );
+    eprintln!(
+        "llama-server, embeddings of 2 inputs under 2 users: {:.1} requests/s, latency p50 {:.1} ms, p95 {:.1} ms",
+        num(embed, "throughput"),
+        num(embed, "latency.p50") * 1e3,
+        num(embed, "latency.p95") * 1e3
+    );
+}
+
 /// A generation baseline against the real server: recorded, then five unchanged runs in a
 /// row pass the gate, and a stored baseline made twice as good as this server fails it.
 #[test]

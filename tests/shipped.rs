@@ -57,6 +57,7 @@ fn every_shipped_scenario_loads_and_the_promised_cases_exist() {
         "smoke::local-nginx::status",
         "sla::local-nginx::steady_500",
         "sla::local-llm::generate_4_users",
+        "sla::local-embeddings::embed_2_users",
     ] {
         assert!(
             names.iter().any(|n| n == expected),

@@ -202,3 +202,179 @@ fn goodput_counts_no_request_that_misses_an_impossible_slo() {
     assert_eq!(run.figure(CASE, "goodput"), 0.0);
     run.assert_says("goodput: expected >= 50%, observed 0");
 }
+
+/// An HTTP server whose every 4th answer is wrong (`{"ok":false}`, the others
+/// `{"ok":true}`), for POST /items with the header `X-Key: k1` and the JSON body
+/// `{"name":"a"}`; a request without them is answered 400 and says what is missing.
+/// In-process because no real server fails one answer in four on demand. Keep-alive,
+/// one thread per connection; stops accepting when dropped.
+struct FourthWrong {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FourthWrong {
+    fn start() -> FourthWrong {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicU64};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let answered = Arc::new(AtomicU64::new(0));
+        let stopped = stop.clone();
+        std::thread::spawn(move || {
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let answered = answered.clone();
+                        std::thread::spawn(move || serve_items(stream, &answered));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        FourthWrong { port, stop }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for FourthWrong {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Serves one connection's requests until the client closes it.
+fn serve_items(stream: std::net::TcpStream, answered: &std::sync::atomic::AtomicU64) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    stream.set_nonblocking(false).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let request_line = line.trim().to_string();
+        let (mut length, mut key) = (0, None);
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let header = line.trim();
+            if header.is_empty() {
+                break;
+            }
+            let (name, value) = header.split_once(':').unwrap_or((header, ""));
+            match name.to_ascii_lowercase().as_str() {
+                "content-length" => length = value.trim().parse().unwrap_or(0),
+                "x-key" => key = Some(value.trim().to_string()),
+                _ => {}
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+        let (status, answer) = if request_line != "POST /items HTTP/1.1" {
+            (404, format!("no {request_line}"))
+        } else if key.as_deref() != Some("k1") {
+            (400, format!("X-Key is {key:?}, not k1"))
+        } else if json != Some(serde_json::json!({"name": "a"})) {
+            (
+                400,
+                format!("the body is {:?}", String::from_utf8_lossy(&body)),
+            )
+        } else {
+            let n = answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            (200, format!("{{\"ok\":{}}}", n % 4 != 0))
+        };
+        let response = format!(
+            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+            answer.len()
+        );
+        if writer.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+/// A POST with a JSON body and a header reaches the server as written (it answers 400
+/// otherwise); every 4th answer breaks the expectation, so a quarter of the requests are
+/// `expectation` errors, and the details say why with the first one's message.
+#[test]
+fn a_post_judged_on_every_answer_counts_a_broken_expectation_as_an_error() {
+    let _serial = serial();
+    let server = FourthWrong::start();
+    let (ws, run) = run_sla(
+        &server.url(),
+        "",
+        "post = \"/items\"\njson = { name = \"a\" }\nheaders = { X-Key = \"k1\" }\n\
+         expect = { status = 200, json = { \"/ok\" = { equals = true } } }\n\
+         load = { rate = 200, duration = \"2s\" }\nthresholds = { error_rate = \"< 30%\" }\n",
+    );
+    run.assert_outcome(CASE, "ok");
+    let error_rate = run.figure(CASE, "error_rate");
+    assert!(
+        (0.24..=0.26).contains(&error_rate),
+        "error_rate {error_rate}"
+    );
+    let throughput = run.figure(CASE, "throughput");
+    assert!((140.0..=160.0).contains(&throughput), "{throughput}/s");
+    let junit = ws.read_out("junit.xml");
+    assert!(
+        junit.contains("expectation\nfirst expectation error: POST /items: json /ok: expected true, observed false"),
+        "{junit}"
+    );
+    assert!(!junit.contains("http 400"), "{junit}");
+}
+
+/// nginx answers 403 without the header: a GET with a header and an `expect` on status
+/// and body, sent at a rate, meets them on every answer.
+#[test]
+fn a_get_with_a_header_and_expect_at_a_rate_on_nginx_meets_them_all() {
+    let _serial = serial();
+    let nginx = Nginx::start(
+        r#"location = /ok { if ($http_x_key != "k1") { return 403 'no key'; } default_type application/json; return 200 '{"ok":true}'; }"#,
+    );
+    let (_ws, run) = run_check(
+        &nginx.url(),
+        "headers = { X-Key = \"k1\" }\nexpect = { status = 200, body_contains = \"\\\"ok\\\":true\", json = { \"/ok\" = { equals = true } } }\n\
+         load = { rate = 100, duration = \"2s\" }\nthresholds = { error_rate = \"== 0%\", dropped = \"== 0\" }\n",
+    );
+    run.assert_outcome(CASE, "ok");
+    let throughput = run.figure(CASE, "throughput");
+    assert!((95.0..=105.0).contains(&throughput), "{throughput}/s");
+}
+
+/// The same nginx without the header: every answer is a 403, counted by its status, and
+/// the details quote the first one's body.
+#[test]
+fn a_status_expect_breaks_counts_by_status_with_the_body_quoted() {
+    let _serial = serial();
+    let nginx = Nginx::start(
+        r#"location = /ok { if ($http_x_key != "k1") { return 403 'no key'; } return 200 'ok'; }"#,
+    );
+    let (ws, run) = run_check(
+        &nginx.url(),
+        "expect = { status = 200 }\nload = { rate = 50, duration = \"1s\" }\nthresholds = { error_rate = \"< 1%\" }\n",
+    );
+    run.assert_outcome(CASE, "FAILED");
+    assert_eq!(run.figure(CASE, "error_rate"), 1.0);
+    let junit = ws.read_out("junit.xml");
+    assert!(
+        junit.contains(
+            "first http 403 error: GET /ok: status: expected 200, observed 403; body \"no key\""
+        ),
+        "{junit}"
+    );
+}

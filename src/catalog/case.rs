@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::naming::case_name;
 use crate::client::http::HttpRequest;
 use crate::inference::client::Limits;
-use crate::inference::request::{GenerationRequest, InferenceRequest};
+use crate::inference::request::InferenceRequest;
 use crate::judge::baseline::Tolerance;
 use crate::kind::Kind;
 use crate::load::Plan;
@@ -104,27 +104,37 @@ pub enum RepeatedRequest {
     Model(InferenceSpec),
 }
 
-/// An sla check compiled for running: the URL its one request asks for, what it sends
-/// there, and the load as the engine runs it.
+/// An sla check compiled for running: what its one request sends, and the load as the
+/// engine runs it.
 pub struct SlaSpec {
-    pub url: String,
     /// What messages call the request: `GET /health`, `POST /v1/chat/completions`.
     pub request: String,
-    /// A streamed generation; `None` for a plain GET of `url`.
-    pub generation: Option<GenerationLoad>,
+    /// The request, built for the engine.
+    pub sends: SlaRequest,
     pub plan: Plan,
     /// The thresholds, in the order of the file.
     pub thresholds: Vec<SlaThreshold>,
 }
 
-/// The generation an sla check sends again and again, and what makes one good.
-pub struct GenerationLoad {
-    /// Where it goes, and the settings of the client that sends it.
-    pub target: Arc<Target>,
-    pub request: GenerationRequest,
-    pub limits: Limits,
-    /// The check's SLOs; `None` when it has none, and then no goodput.
-    pub slo: Option<Slo>,
+/// The request an sla check sends again and again, built as its own kind builds it, so a
+/// load sends and judges what a `[[smoke]]` or `[[inference]]` check would.
+pub enum SlaRequest {
+    /// A plain GET of this URL (no headers, body, expect or max_body, on `http://` to a
+    /// target without headers), sent by the engine's lean client and judged by its status.
+    Get { url: String },
+    /// Any other HTTP request, every answer judged against the check's `expect`.
+    Http {
+        target: Arc<Target>,
+        spec: Box<SmokeSpec>,
+    },
+    /// A generation (streamed or not) or an embeddings request, every answer judged
+    /// against the check's `expect`.
+    Model {
+        target: Arc<Target>,
+        spec: Box<InferenceSpec>,
+        /// The check's SLOs; `None` when it has none, and then no goodput.
+        slo: Option<Slo>,
+    },
 }
 
 /// A threshold on a statistic over the iterations (`"ttft.p95" = "< 500ms"`).

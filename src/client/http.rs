@@ -48,11 +48,32 @@ pub async fn send(
     timeout: Duration,
     max_body: Size,
 ) -> Result<Timed, RequestError> {
-    let url = target.url(&request.path);
-    let client = target.client().map_err(|e| RequestError::Other {
-        url: url.clone(),
+    let client = shared_client(target, &request.path)?;
+    send_with(client, target, request, timeout, max_body).await
+}
+
+/// The target's shared client, or why it could not be built, as a failure of a request
+/// to `path`.
+pub fn shared_client<'t>(
+    target: &'t Target,
+    path: &str,
+) -> Result<&'t reqwest::Client, RequestError> {
+    target.client().map_err(|e| RequestError::Other {
+        url: target.url(path),
         detail: e.to_string(),
-    })?;
+    })
+}
+
+/// [`send`] with a client other than the target's shared one (see
+/// [`Target::new_client`]): a load's worker sends on a client of its own.
+pub async fn send_with(
+    client: &reqwest::Client,
+    target: &Target,
+    request: &HttpRequest,
+    timeout: Duration,
+    max_body: Size,
+) -> Result<Timed, RequestError> {
+    let url = target.url(&request.path);
     let mut builder = client
         .request(request.method.clone(), &url)
         .headers(request.headers.clone());

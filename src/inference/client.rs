@@ -15,7 +15,7 @@ use super::request::GenerationRequest;
 use crate::client::RequestError;
 use crate::client::body::{announced_length, read_body};
 use crate::client::error::RAISE_MAX_BODY;
-use crate::client::http::send_once_more_if_stale;
+use crate::client::http::{send_once_more_if_stale, shared_client};
 use crate::scenario::{Api, Size};
 use crate::stream::TooLong;
 use crate::target::Target;
@@ -189,10 +189,7 @@ pub async fn generate(
     request: &GenerationRequest,
     limits: Limits,
 ) -> Result<Generation, GenerationError> {
-    let client = target.client().map_err(|e| RequestError::Other {
-        url: target.url(request.path),
-        detail: e.to_string(),
-    })?;
+    let client = shared_client(target, request.path)?;
     generate_with(client, target, request, limits).await
 }
 

@@ -15,7 +15,7 @@ use super::chunk;
 use super::client::{GenerationError, error_message};
 use super::rate::per_second;
 use super::request::EmbeddingsRequest;
-use crate::client::http::{Body, HttpRequest, send};
+use crate::client::http::{Body, HttpRequest, send_with, shared_client};
 use crate::scenario::{Api, Size};
 use crate::target::Target;
 use crate::text::excerpt;
@@ -86,6 +86,19 @@ pub async fn embed(
     timeout: Duration,
     max_body: Size,
 ) -> Result<Embedded, EmbeddingsError> {
+    let client = shared_client(target, request.path).map_err(GenerationError::Request)?;
+    embed_with(client, target, request, timeout, max_body).await
+}
+
+/// [`embed`] with a client other than the target's shared one (see
+/// [`Target::new_client`]): a load's worker sends on a client of its own.
+pub async fn embed_with(
+    client: &reqwest::Client,
+    target: &Target,
+    request: &EmbeddingsRequest,
+    timeout: Duration,
+    max_body: Size,
+) -> Result<Embedded, EmbeddingsError> {
     let http = HttpRequest {
         method: reqwest::Method::POST,
         path: request.path.into(),
@@ -93,7 +106,7 @@ pub async fn embed(
         headers: Default::default(),
         body: Body::Json(request.body.clone()),
     };
-    let timed = send(target, &http, timeout, max_body)
+    let timed = send_with(client, target, &http, timeout, max_body)
         .await
         .map_err(GenerationError::Request)?;
     let response = timed.response;

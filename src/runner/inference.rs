@@ -117,14 +117,7 @@ async fn run_embeddings(
         request.inputs,
         embedded.latency.as_secs_f64(),
     ));
-    let input_at = spec.check.input.as_ref().map_or(0..0, |input| input.span());
-    let violations = judge_embeddings(
-        &spec.check.expect,
-        &input_at,
-        request.inputs,
-        vectors,
-        &figures,
-    );
+    let violations = judge_embedded(spec, request, vectors, &figures);
     let shape = embed::describe(vectors);
     let heading = format!(
         "POST {}, model {}, {} input{}; {shape}:",
@@ -136,6 +129,24 @@ async fn run_embeddings(
     let mut outcome = Outcome::judged(&heading, &violations, figures, context.file);
     outcome.details = format!("embeddings = {shape}");
     outcome
+}
+
+/// The vectors of one embeddings request and its figures against the check's
+/// expectations; the rules without a key of their own are placed at its `input`.
+pub(super) fn judge_embedded(
+    spec: &InferenceSpec,
+    request: &EmbeddingsRequest,
+    vectors: &[Vec<f64>],
+    figures: &[Figure],
+) -> Vec<Violation> {
+    let input_at = spec.check.input.as_ref().map_or(0..0, |input| input.span());
+    judge_embeddings(
+        &spec.check.expect,
+        &input_at,
+        request.inputs,
+        vectors,
+        figures,
+    )
 }
 
 /// Checks the model list once per target; every check of the target shares the answer.

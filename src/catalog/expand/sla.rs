@@ -1,25 +1,25 @@
-//! An `[[sla]]` check becomes one case when this perfcase can run its load: a single plain
-//! HTTP GET on an `http://` target, which the engine's lean client ([`HttpGet`]) sends
-//! without headers or body and judges by its status alone; or a single streamed model
-//! generation, which the inference client sends with its target's client settings (so
-//! https and the target's headers are fine there). Anything else is a load error at the
-//! check that says what is not run yet, so a file never passes without a check it asks for.
+//! An `[[sla]]` check becomes one case when this perfcase can run its load: its one
+//! request built as its own kind builds it (`[[smoke]]` for HTTP, `[[inference]]` for a
+//! model), so a load sends and judges what that kind would. A plain GET on an `http://`
+//! target, with nothing to judge but its status, goes to the engine's lean client
+//! ([`HttpGet`], the fast path); any other request to a client of the target's settings.
+//! Anything else is a load error at the check that says what is not run yet, so a file
+//! never passes without a check it asks for.
 //!
 //! [`HttpGet`]: crate::load::HttpGet
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
 use toml::Spanned;
 
-use super::{FileScope, inference};
-use crate::catalog::case::{Case, GenerationLoad, SlaSpec, Spec};
-use crate::inference::request::{InferenceRequest, build};
+use super::{FileScope, inference, smoke};
+use crate::catalog::case::{Case, SlaRequest, SlaSpec, Spec};
 use crate::load::plan::{Arrival, Model, Plan, Stage};
-use crate::scenario::inference::InferenceExpect;
 use crate::scenario::request::Measured;
-use crate::scenario::sla::{self, LoadModel, LoadPlan};
-use crate::scenario::{CheckRequest, InferenceCheck, SlaCheck, SmokeCheck};
+use crate::scenario::sla::{self, LoadModel, LoadPlan, Slo};
+use crate::scenario::{CheckRequest, SlaCheck, SmokeCheck};
 use crate::target::Target;
 
 /// Requests in flight at most in an open loop that does not say: far above what a 2-core
@@ -38,48 +38,24 @@ pub fn expand(scope: &FileScope<'_>, spanned: Spanned<SlaCheck>) -> Result<Case,
     let load = check
         .load()
         .map_err(|_| at("its load is not valid".into()))?;
-    let runnable = runnable(&check, &load, scope.target).map_err(|missing| {
+    runnable(&check, &load).map_err(|missing| {
         at(format!(
-            "not run yet: {}; this perfcase runs an sla check whose request is one plain HTTP GET (no headers, body or expect) on an http:// target, or one streamed generation (no expect); change the check, or keep it in a file outside the scenario folder",
+            "not run yet: {}; this perfcase runs an sla check of one request of any kind (HTTP, a generation or embeddings); change the check, or keep it in a file outside the scenario folder",
             missing.join("; ")
         ))
     })?;
     let thresholds = check
         .thresholds()
         .map_err(|_| at("its thresholds are not valid".into()))?;
-    // What it sends, where, and how long one request may take.
-    let (url, request, timeout, generation) = match runnable {
-        Runnable::Get(http) => (
-            url(scope.target, http),
-            format!("GET {}", http.request_path()),
-            http.timeout.as_ref().map_or(scope.target.timeout, |t| t.0),
-            None,
-        ),
-        Runnable::Generate(model) => {
-            let InferenceRequest::Generation(request) =
-                build(scope.target.api, model, true).map_err(at)?
-            else {
-                unreachable!("runnable() lets generations through only")
-            };
-            let limits = inference::limits(scope, model);
-            (
-                scope.target.url(request.path),
-                format!("POST {}", request.path),
-                limits.total,
-                Some(GenerationLoad {
-                    target: scope.target.clone(),
-                    request,
-                    limits,
-                    slo: check.slo(),
-                }),
-            )
-        }
-    };
+    let slo = check.slo();
+    let request = check
+        .into_single()
+        .ok_or_else(|| at("not run yet: a mix of requests".into()))?;
+    let built = build(scope, request, slo, &span)?;
     let spec = SlaSpec {
-        url,
-        request,
-        generation,
-        plan: plan(&load, timeout).map_err(|e| at(e.to_string()))?,
+        request: built.described,
+        sends: built.sends,
+        plan: plan(&load, built.timeout).map_err(|e| at(e.to_string()))?,
         thresholds,
     };
     Ok(Case::check(
@@ -91,100 +67,93 @@ pub fn expand(scope: &FileScope<'_>, spanned: Spanned<SlaCheck>) -> Result<Case,
     ))
 }
 
-/// What an sla check sends, when this perfcase runs it.
-enum Runnable<'c> {
-    Get(&'c SmokeCheck),
-    Generate(&'c InferenceCheck),
+/// One request of an sla check, built for the engine.
+struct Built {
+    /// In words: `GET /health`.
+    described: String,
+    sends: SlaRequest,
+    /// How long one request may take: the engine gives up on it then.
+    timeout: Duration,
 }
 
-/// The check's one request, or every part of the check this perfcase does not run yet.
-fn runnable<'c>(
-    check: &'c SlaCheck,
-    load: &LoadPlan,
-    target: &Target,
-) -> Result<Runnable<'c>, Vec<&'static str>> {
+/// The request built as its kind builds it; errors are placed at `span`, the check. An
+/// HTTP request that the lean client can send goes to it.
+fn build(
+    scope: &FileScope<'_>,
+    request: CheckRequest,
+    slo: Option<Slo>,
+    span: &Range<usize>,
+) -> Result<Built, String> {
+    let target = scope.target.clone();
+    match request {
+        CheckRequest::Http(http) if lean(&http, scope.target) => Ok(Built {
+            described: format!("GET {}", http.request_path()),
+            sends: SlaRequest::Get {
+                url: url(scope.target, &http),
+            },
+            timeout: http.timeout.as_ref().map_or(scope.target.timeout, |t| t.0),
+        }),
+        CheckRequest::Http(http) => {
+            let spec = smoke::spec(scope, *http, span)?;
+            Ok(Built {
+                described: format!("{} {}", spec.request.method, spec.request.path),
+                timeout: spec.timeout,
+                sends: SlaRequest::Http {
+                    target,
+                    spec: Box::new(spec),
+                },
+            })
+        }
+        CheckRequest::Model(model) => {
+            // Validation allows one stream mode, hence one variant.
+            let (_, spec) = inference::specs(scope, Arc::new(*model), span)?.remove(0);
+            Ok(Built {
+                described: format!("POST {}", spec.request.path()),
+                timeout: spec.limits.total,
+                sends: SlaRequest::Model {
+                    target,
+                    spec: Box::new(spec),
+                    slo,
+                },
+            })
+        }
+    }
+}
+
+/// Whether the engine's lean client sends this request: a GET with nothing but its status
+/// to judge (no headers, body, expect or max_body), on `http://` to a target without
+/// headers of its own.
+fn lean(http: &SmokeCheck, target: &Target) -> bool {
+    http.method() == "GET"
+        && http.json.is_none()
+        && http.body.is_none()
+        && http.headers.is_empty()
+        && http.expect.is_empty()
+        && http.max_body.is_none()
+        && target.base_url.scheme() == "http"
+        && !target.has_headers()
+}
+
+/// Every part of the check this perfcase does not run yet; none when it runs it.
+fn runnable(check: &SlaCheck, load: &LoadPlan) -> Result<(), Vec<&'static str>> {
     let mut missing = Vec::new();
-    let runnable = match check.single() {
-        None => {
-            missing.push("a mix of requests ([[sla.requests]])");
-            None
+    match check.single() {
+        None => missing.push("a mix of requests ([[sla.requests]])"),
+        Some(request) => {
+            if request.measured() == Measured::Embeddings && check.slo().is_some() {
+                missing.push("an slo on an embeddings request (goodput counts generations)");
+            }
         }
-        Some(request @ CheckRequest::Model(model)) => {
-            missing.extend(unrun_model(request.measured(), model));
-            Some(Runnable::Generate(model.as_ref()))
-        }
-        Some(CheckRequest::Http(http)) => {
-            missing.extend(unrun_http(http, target));
-            Some(Runnable::Get(http.as_ref()))
-        }
-    };
+    }
     if check.abort_on_fail() {
         missing.push("abort_on_fail = true");
     }
     missing.extend(unrun_ramps(load));
-    match runnable {
-        Some(runnable) if missing.is_empty() => Ok(runnable),
-        _ => Err(missing),
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(missing)
     }
-}
-
-/// What the engine's lean client cannot send of an HTTP request.
-fn unrun_http(http: &SmokeCheck, target: &Target) -> Vec<&'static str> {
-    let mut missing = Vec::new();
-    if http.method() != "GET" {
-        missing.push("a method other than GET");
-    }
-    if http.json.is_some() || http.body.is_some() {
-        missing.push("a request body");
-    }
-    if !http.headers.is_empty() {
-        missing.push("request headers");
-    }
-    if !http.expect.is_empty() {
-        missing.push("expect (an answer under load is judged by its 2xx status)");
-    }
-    if http.max_body.is_some() {
-        missing.push("max_body");
-    }
-    if target.base_url.scheme() != "http" {
-        missing.push("an https:// target");
-    }
-    if target.has_headers() {
-        missing.push("a target with headers");
-    }
-    missing
-}
-
-/// What is not run of a model request under load: only a streamed generation is, judged by
-/// its figures and SLOs (its answer is not checked).
-fn unrun_model(measured: Measured, model: &InferenceCheck) -> Vec<&'static str> {
-    let mut missing = Vec::new();
-    match measured {
-        Measured::Generation { stream: true } => {}
-        Measured::Generation { stream: false } => {
-            missing.push("a generation that is not streamed (stream = false)");
-        }
-        _ => missing.push("an embeddings request"),
-    }
-    if expects(&model.expect) {
-        missing.push("expect (an answer under load is judged by its figures and slo)");
-    }
-    missing
-}
-
-/// Whether `expect` asks anything of the answer.
-fn expects(expect: &InferenceExpect) -> bool {
-    expect.text.is_some()
-        || expect.text_trimmed.is_some()
-        || expect.text_contains.is_some()
-        || expect.text_regex.is_some()
-        || expect.json_schema.is_some()
-        || expect.finish_reason.is_some()
-        || expect.min_output_tokens.is_some()
-        || expect.max_output_tokens.is_some()
-        || expect.dimensions.is_some()
-        || !expect.thresholds.is_empty()
-        || !expect.unknown.is_empty()
 }
 
 /// What the engine cannot run of the stages' ramps: it runs the warmup as the start of the
@@ -270,7 +239,8 @@ fn url(target: &Target, http: &SmokeCheck) -> String {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{expand_text, only_spec};
-    use crate::catalog::case::{Schedule, SlaSpec, Spec};
+    use crate::catalog::case::{Schedule, SlaRequest, SlaSpec, Spec};
+    use crate::inference::request::InferenceRequest;
     use crate::load::plan::{Arrival, Model};
     use rstest::rstest;
     use std::sync::Arc;
@@ -311,7 +281,9 @@ mod tests {
              stages = [{ users = 1, duration = \"2s\" }, { users = 4, duration = \"2s\", ramp = \"2s\" }]\n\
              thresholds = { \"latency.p99@2\" = \"< 1s\", error_rate = \"< 1%\" }\n",
         );
-        assert_eq!(spec.url, "http://127.0.0.1:1/api/health?a=1+2");
+        assert!(
+            matches!(&spec.sends, SlaRequest::Get { url } if url == "http://127.0.0.1:1/api/health?a=1+2")
+        );
         assert_eq!(spec.request, "GET /health");
         let plan = &spec.plan;
         assert_eq!(
@@ -359,7 +331,7 @@ mod tests {
         );
     }
 
-    const NOT_RUN: &str = "; this perfcase runs an sla check whose request is one plain HTTP GET (no headers, body or expect) on an http:// target, or one streamed generation (no expect); change the check, or keep it in a file outside the scenario folder";
+    const NOT_RUN: &str = "; this perfcase runs an sla check of one request of any kind (HTTP, a generation or embeddings); change the check, or keep it in a file outside the scenario folder";
 
     #[rstest]
     #[case::mix(
@@ -367,37 +339,10 @@ mod tests {
         "[[sla.requests]]\nname = \"a\"\nget = \"/\"\nweight = 1\n",
         "a mix of requests ([[sla.requests]])"
     )]
-    #[case::embeddings(OPENAI, "model = \"m\"\ninput = \"p\"\n", "an embeddings request")]
-    #[case::not_streamed(
+    #[case::embeddings_slo(
         OPENAI,
-        "model = \"m\"\nprompt = \"p\"\nstream = false\n",
-        "a generation that is not streamed (stream = false)"
-    )]
-    #[case::model_expect(
-        OPENAI,
-        "model = \"m\"\nprompt = \"p\"\nexpect = { text_contains = \"a\" }\n",
-        "expect (an answer under load is judged by its figures and slo)"
-    )]
-    #[case::post(
-        HEAD,
-        "post = \"/\"\njson = { a = 1 }\n",
-        "a method other than GET; a request body"
-    )]
-    #[case::headers(HEAD, "get = \"/\"\nheaders = { X-A = \"b\" }\n", "request headers")]
-    #[case::expect(
-        HEAD,
-        "get = \"/\"\nexpect = { status = 200 }\n",
-        "expect (an answer under load is judged by its 2xx status)"
-    )]
-    #[case::https(
-        "[target]\nbase_url = \"https://127.0.0.1:1\"\n",
-        "get = \"/\"\n",
-        "an https:// target"
-    )]
-    #[case::target_headers(
-        "[target]\nbase_url = \"http://127.0.0.1:1\"\nheaders = { X-Key = \"k\" }\n",
-        "get = \"/\"\n",
-        "a target with headers"
+        "model = \"m\"\ninput = \"p\"\nslo = { latency = \"< 1s\" }\n",
+        "an slo on an embeddings request (goodput counts generations)"
     )]
     #[case::abort(HEAD, "get = \"/\"\nabort_on_fail = true\n", "abort_on_fail = true")]
     #[case::warmup_ramp(
@@ -426,6 +371,97 @@ mod tests {
 
     const OPENAI: &str = "[target]\nbase_url = \"https://127.0.0.1:1/x\"\napi = \"openai\"\nheaders = { X-Key = \"k\" }\n";
 
+    /// What an sla check's request becomes, in words: `get`, `http`, `generation`,
+    /// `streamed generation`, `embeddings`.
+    fn variant(spec: &SlaSpec) -> &'static str {
+        match &spec.sends {
+            SlaRequest::Get { .. } => "get",
+            SlaRequest::Http { .. } => "http",
+            SlaRequest::Model { spec, .. } => match &spec.request {
+                InferenceRequest::Generation(r) if r.stream => "streamed generation",
+                InferenceRequest::Generation(_) => "generation",
+                InferenceRequest::Embeddings(_) => "embeddings",
+            },
+        }
+    }
+
+    const LOAD: &str = "load = { users = 1, duration = \"1s\" }\n";
+
+    /// Only a plain GET, with nothing but its status to judge, on http:// to a target
+    /// without headers goes to the lean client; every other request is sent as its kind
+    /// sends it.
+    #[rstest]
+    #[case::plain_get(
+        HEAD,
+        "get = \"/\"\nquery = { a = \"b\" }\ntimeout = \"1s\"\n",
+        "get",
+        "GET /"
+    )]
+    #[case::get_with_headers(HEAD, "get = \"/\"\nheaders = { X-A = \"b\" }\n", "http", "GET /")]
+    #[case::get_with_expect(HEAD, "get = \"/\"\nexpect = { status = 200 }\n", "http", "GET /")]
+    #[case::get_with_max_body(HEAD, "get = \"/\"\nmax_body = \"1KiB\"\n", "http", "GET /")]
+    #[case::post_json(HEAD, "post = \"/q\"\njson = { a = 1 }\n", "http", "POST /q")]
+    #[case::delete(HEAD, "method = \"DELETE\"\npath = \"/d\"\n", "http", "DELETE /d")]
+    #[case::https(
+        "[target]\nbase_url = \"https://127.0.0.1:1\"\n",
+        "get = \"/\"\n",
+        "http",
+        "GET /"
+    )]
+    #[case::target_headers(
+        "[target]\nbase_url = \"http://127.0.0.1:1\"\nheaders = { X-Key = \"k\" }\n",
+        "get = \"/\"\n",
+        "http",
+        "GET /"
+    )]
+    #[case::streamed(
+        OPENAI,
+        "model = \"m\"\nprompt = \"p\"\n",
+        "streamed generation",
+        "POST /v1/completions"
+    )]
+    #[case::not_streamed(
+        OPENAI,
+        "model = \"m\"\nprompt = \"p\"\nstream = false\nslo = { latency = \"< 1s\" }\nexpect = { text_contains = \"a\" }\n",
+        "generation",
+        "POST /v1/completions"
+    )]
+    #[case::embeddings(
+        OPENAI,
+        "model = \"m\"\ninput = [\"a\", \"b\"]\nexpect = { dimensions = 4 }\n",
+        "embeddings",
+        "POST /v1/embeddings"
+    )]
+    fn each_request_becomes_the_variant_that_sends_it(
+        #[case] head: &str,
+        #[case] check: &str,
+        #[case] expected: &str,
+        #[case] described: &str,
+    ) {
+        let spec = match only_spec(head, "sla", &format!("{LOAD}{check}"), Schedule::Alone) {
+            Spec::Sla(spec) => spec,
+            _ => panic!("not a sla case"),
+        };
+        assert_eq!(variant(&spec), expected);
+        assert_eq!(spec.request, described);
+    }
+
+    #[test]
+    fn an_http_request_is_built_as_a_smoke_check_with_its_limits() {
+        let spec = spec(
+            "post = \"/q\"\njson = { a = 1 }\nheaders = { X-A = \"b\" }\nmax_body = \"1KiB\"\ntimeout = \"2s\"\n\
+             expect = { status = 201, body_contains = \"ok\" }\nload = { rate = 10, duration = \"1s\" }\n",
+        );
+        let SlaRequest::Http { spec: http, .. } = &spec.sends else {
+            panic!("not sent as HTTP")
+        };
+        assert_eq!(http.request.method.as_str(), "POST");
+        assert_eq!(http.request.headers["x-a"], "b");
+        assert_eq!((http.max_body.0, http.timeout), (1024, secs(2.0)));
+        assert!(http.check.expect.body_contains.is_some());
+        assert_eq!(spec.plan.timeout, secs(2.0));
+    }
+
     #[test]
     fn a_streamed_generation_is_run_through_its_target_with_its_slo_and_limits() {
         let check = "model = \"m\"\nprompt = \"p\"\nparams = { max_tokens = 16 }\ntimeout = \"7s\"\n\
@@ -433,14 +469,27 @@ mod tests {
         let Spec::Sla(spec) = only_spec(OPENAI, "sla", check, Schedule::Alone) else {
             panic!("not a sla case")
         };
-        assert_eq!(spec.url, "https://127.0.0.1:1/x/v1/completions");
         assert_eq!(spec.request, "POST /v1/completions");
-        let generation = spec.generation.as_ref().unwrap();
-        assert!(generation.request.stream);
-        assert_eq!(generation.request.body["max_tokens"], 16);
-        assert_eq!(generation.limits.total, secs(7.0));
+        let SlaRequest::Model {
+            target,
+            spec: model,
+            slo,
+        } = &spec.sends
+        else {
+            panic!("not a model request")
+        };
+        assert_eq!(
+            target.url(model.request.path()),
+            "https://127.0.0.1:1/x/v1/completions"
+        );
+        let InferenceRequest::Generation(request) = &model.request else {
+            panic!("not a generation")
+        };
+        assert!(request.stream);
+        assert_eq!(request.body["max_tokens"], 16);
+        assert_eq!(model.limits.total, secs(7.0));
         assert_eq!(spec.plan.timeout, secs(7.0));
-        let slo = generation.slo.unwrap();
+        let slo = slo.unwrap();
         assert!(slo.ttft.is_some() && slo.itl.is_none());
     }
 

@@ -10,10 +10,9 @@ use crate::inference::client::generate;
 use crate::inference::embed::{self, embed};
 use crate::inference::request::{EmbeddingsRequest, GenerationRequest, InferenceRequest};
 use crate::judge::Violation;
-use crate::judge::embeddings::judge_embeddings;
 use crate::judge::smoke::judge_smoke;
 use crate::metric::Figure;
-use crate::runner::inference::{judge_generation, to_figures};
+use crate::runner::inference::{judge_embedded, judge_generation, to_figures};
 use crate::target::{Redactor, Target};
 
 /// What one iteration measured.
@@ -203,14 +202,7 @@ async fn embeddings(
         .iter()
         .map(|&(name, value)| Figure::new(name, value))
         .collect();
-    let input_at = spec.check.input.as_ref().map_or(0..0, |input| input.span());
-    let violations = judge_embeddings(
-        &spec.check.expect,
-        &input_at,
-        request.inputs,
-        &embedded.embeddings.vectors,
-        &figures,
-    );
+    let violations = judge_embedded(spec, request, &embedded.embeddings.vectors, &figures);
     let error = broken(&violations);
     let value = |name: &str| values.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
     let cells = vec![

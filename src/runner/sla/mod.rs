@@ -9,14 +9,15 @@
 
 mod artifacts;
 mod live;
-mod model;
+mod request;
 mod start;
 mod verdict;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::catalog::case::SlaSpec;
-use crate::load::{Model, Plan, Report, Stage};
+use crate::load::{ErrorKind, Model, Plan, Report, Stage};
 use crate::metric::{FigureRef, Stat, find_metric, format_value};
 use crate::text::format_duration;
 
@@ -27,7 +28,7 @@ use live::Live;
 pub async fn run(context: &RunContext<'_>, spec: &Arc<SlaSpec>) -> Outcome {
     let live = Live::new();
     let watch = live.watch(context.case, spec.plan.clone());
-    let mut engine = match start::engine(spec, watch) {
+    let mut engine = match start::engine(spec, context.redactor, watch) {
         Ok(engine) => engine,
         Err(e) => return Outcome::error(ErrorCause::Request, e),
     };
@@ -36,8 +37,8 @@ pub async fn run(context: &RunContext<'_>, spec: &Arc<SlaSpec>) -> Outcome {
         () = announce(&context.progress, &live, &spec.plan) => engine.await,
     };
     live.finish();
-    let report = match ended {
-        Ok(Ok(report)) => report,
+    let start::Ran { report, examples } = match ended {
+        Ok(Ok(ran)) => ran,
         Ok(Err(e)) => return Outcome::error(ErrorCause::Request, e.to_string()),
         Err(e) => {
             return Outcome::error(
@@ -46,7 +47,7 @@ pub async fn run(context: &RunContext<'_>, spec: &Arc<SlaSpec>) -> Outcome {
             );
         }
     };
-    let mut outcome = judged(context, spec, &report);
+    let mut outcome = judged(context, spec, &report, &examples);
     if let Err(e) = artifacts::write(
         &context.config.out_dir,
         context.case,
@@ -79,7 +80,12 @@ async fn announce(progress: &Progress<'_>, live: &Live, plan: &Plan) {
 }
 
 /// The outcome of a finished run: its thresholds judged, its figures and its details.
-fn judged(context: &RunContext<'_>, spec: &SlaSpec, report: &Report) -> Outcome {
+fn judged(
+    context: &RunContext<'_>,
+    spec: &SlaSpec,
+    report: &Report,
+    examples: &BTreeMap<ErrorKind, String>,
+) -> Outcome {
     let plan = &spec.plan;
     let open = matches!(plan.model, Model::Open { .. });
     let violations = verdict::judge(report, &spec.thresholds);
@@ -99,6 +105,7 @@ fn judged(context: &RunContext<'_>, spec: &SlaSpec, report: &Report) -> Outcome 
             "errors: {}",
             verdict::errors_by_kind(&report.total)
         ));
+        details.extend(request::example_lines(examples, context.redactor));
     }
     if plan.stages.len() > 1 {
         let met: Vec<bool> = (0..plan.stages.len())

@@ -161,6 +161,14 @@ impl SlaCheck {
         }
     }
 
+    /// [`SlaCheck::single`] taken out of the check, to be built for sending.
+    pub fn into_single(self) -> Option<CheckRequest> {
+        match self.requests {
+            Requests::One(request) => Some(request),
+            Requests::Mix(_) => None,
+        }
+    }
+
     /// The requests sent, each with its name and weight; a single request is a mix of one
     /// named after the check. Weights are whole and at least 1 once the check is valid.
     pub fn mix(&self) -> Vec<(&str, u32, &CheckRequest)> {

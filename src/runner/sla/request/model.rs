@@ -1,7 +1,10 @@
-//! A model generation as the load engine sends it: through the inference client, so a
-//! load measures what `[[inference]]` measures (the same SSE/NDJSON reading, the same
-//! first token), once per request. What a generation measures besides its latency goes
-//! back to the engine as a [`Sample`], with whether it met the check's SLOs (goodput).
+//! A model request as the load engine sends it: through the inference client, so a load
+//! measures what `[[inference]]` measures (the same SSE/NDJSON reading, the same first
+//! token, the same embeddings reader), once per request, and every answer judged as an
+//! inference check judges one: a violated expectation (`text_contains`, `json_schema`,
+//! `min_output_tokens`, `dimensions`, ...) is an [`ErrorKind::Expectation`] error. What a
+//! generation measures besides its latency goes back to the engine as a [`Sample`], with
+//! whether it met the check's SLOs (goodput); an embeddings request measures its latency.
 //!
 //! Each worker (a user, or an open-loop slot) has an HTTP client of its own, built with
 //! the target's settings: a pooled connection is driven by the runtime of the generator
@@ -10,48 +13,112 @@
 
 use std::time::Duration;
 
-use crate::catalog::case::GenerationLoad;
-use crate::client::RequestError;
+use crate::catalog::case::InferenceSpec;
 use crate::inference::client::{GenerationError, generate_with};
+use crate::inference::embed::{EmbeddingsError, embed_with};
 use crate::inference::metrics::InferenceMetrics;
-use crate::load::{ErrorKind, Request, Sample};
+use crate::inference::request::{EmbeddingsRequest, GenerationRequest, InferenceRequest};
+use crate::judge::Violation;
+use crate::load::{ErrorKind, Sample};
+use crate::runner::inference::{judge_embedded, judge_generation};
 use crate::scenario::sla::Slo;
-use crate::target::TargetError;
 
-/// Sends one check's generation.
-pub struct Generate<'a> {
-    load: &'a GenerationLoad,
-    client: reqwest::Client,
+use super::{Examples, Via, transport_kind};
+
+/// One generation or embeddings request of an sla check.
+pub struct ModelRequest<'a> {
+    pub(super) via: Via<'a>,
+    pub(super) spec: &'a InferenceSpec,
+    pub(super) slo: Option<&'a Slo>,
 }
 
-impl Generate<'_> {
-    pub fn new(load: &GenerationLoad) -> Result<Generate<'_>, TargetError> {
-        Ok(Generate {
-            load,
-            client: load.target.new_client()?,
+impl ModelRequest<'_> {
+    pub async fn send(
+        &self,
+        client: &reqwest::Client,
+        examples: &Examples,
+    ) -> Result<Sample, ErrorKind> {
+        let judged = match &self.spec.request {
+            InferenceRequest::Generation(request) => self.generate(client, request).await,
+            InferenceRequest::Embeddings(request) => self.embed(client, request).await,
+        };
+        judged.map_err(|failure| {
+            let kind = failure.kind();
+            examples.keep(kind, || failure.to_string());
+            kind
         })
     }
-}
 
-impl Request for Generate<'_> {
-    /// The worker's own client (see the module doc).
-    type Worker = reqwest::Client;
-
-    fn worker(&self) -> reqwest::Client {
-        // Built once already with the same settings by `new`, so this does not fail; if it
-        // somehow did, sharing that client is the lesser harm.
-        self.load
-            .target
-            .new_client()
-            .unwrap_or_else(|_| self.client.clone())
+    async fn generate(
+        &self,
+        client: &reqwest::Client,
+        request: &GenerationRequest,
+    ) -> Result<Sample, Failure> {
+        let spec = self.spec;
+        let generation = generate_with(client, self.via.target, request, spec.limits)
+            .await
+            .map_err(Failure::Generation)?;
+        // Thresholds on one request's figures are refused in an sla check: only what the
+        // answer must be is judged, so no figures are needed.
+        let violations = judge_generation(spec, &generation, &[], &self.via.redactor);
+        if violations.is_empty() {
+            Ok(sample(&generation.metrics, self.slo))
+        } else {
+            Err(Failure::Expectation(violations))
+        }
     }
 
-    async fn send(&self, client: &mut reqwest::Client) -> Result<Sample, ErrorKind> {
-        let load = self.load;
-        let generation = generate_with(client, &load.target, &load.request, load.limits)
-            .await
-            .map_err(|e| kind(&e))?;
-        Ok(sample(&generation.metrics, load.slo.as_ref()))
+    async fn embed(
+        &self,
+        client: &reqwest::Client,
+        request: &EmbeddingsRequest,
+    ) -> Result<Sample, Failure> {
+        let spec = self.spec;
+        let embedded = embed_with(
+            client,
+            self.via.target,
+            request,
+            spec.limits.total,
+            spec.limits.max_body,
+        )
+        .await
+        .map_err(Failure::Embeddings)?;
+        // As for a generation, no threshold on one request's figures to judge.
+        let violations = judge_embedded(spec, request, &embedded.embeddings.vectors, &[]);
+        if violations.is_empty() {
+            Ok(Sample::default())
+        } else {
+            Err(Failure::Expectation(violations))
+        }
+    }
+}
+
+/// Why a model request failed.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error(transparent)]
+    Generation(GenerationError),
+    #[error(transparent)]
+    Embeddings(EmbeddingsError),
+    #[error("{}", said(.0))]
+    Expectation(Vec<Violation>),
+}
+
+fn said(violations: &[Violation]) -> String {
+    let said: Vec<String> = violations.iter().map(ToString::to_string).collect();
+    said.join("; ")
+}
+
+impl Failure {
+    /// The engine's kind of it.
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Failure::Generation(error) | Failure::Embeddings(EmbeddingsError::Exchange(error)) => {
+                kind(error)
+            }
+            Failure::Embeddings(_) => ErrorKind::Stream,
+            Failure::Expectation(_) => ErrorKind::Expectation,
+        }
     }
 }
 
@@ -91,14 +158,7 @@ fn kind(error: &GenerationError) -> ErrorKind {
         GenerationError::FirstTokenTimeout { .. } | GenerationError::Timeout { .. } => {
             ErrorKind::Timeout
         }
-        GenerationError::Request(request) => match request {
-            RequestError::Refused { .. }
-            | RequestError::Dns { .. }
-            | RequestError::Tls { .. }
-            | RequestError::ConnectTimeout { .. } => ErrorKind::Connect,
-            RequestError::Timeout { .. } | RequestError::BodyTimeout { .. } => ErrorKind::Timeout,
-            _ => ErrorKind::Stream,
-        },
+        GenerationError::Request(request) => transport_kind(request),
         GenerationError::Cut { .. }
         | GenerationError::Malformed { .. }
         | GenerationError::Server { .. }
@@ -110,6 +170,7 @@ fn kind(error: &GenerationError) -> ErrorKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::RequestError;
     use crate::scenario::threshold::parse_threshold;
     use rstest::rstest;
 
@@ -190,5 +251,26 @@ mod tests {
         #[case] expected: ErrorKind,
     ) {
         assert_eq!(kind(&error), expected);
+    }
+
+    #[rstest]
+    #[case::exchange(Failure::Embeddings(EmbeddingsError::Exchange(GenerationError::Http { url: "u".into(), status: 429, message: "m".into() })), ErrorKind::Status(429))]
+    #[case::malformed(Failure::Embeddings(EmbeddingsError::Server { url: "u".into(), message: "m".into() }), ErrorKind::Stream)]
+    #[case::expectation(Failure::Expectation(vec![Violation::new(crate::judge::Cause::Answer, "text", "to contain \"a\"", "\"b\"")]), ErrorKind::Expectation)]
+    fn a_failed_model_request_has_the_engines_kind(
+        #[case] failure: Failure,
+        #[case] expected: ErrorKind,
+    ) {
+        assert_eq!(failure.kind(), expected);
+    }
+
+    #[test]
+    fn a_broken_expectation_says_every_violation() {
+        let violation = |what: &str| Violation::new(crate::judge::Cause::Answer, what, "x", "y");
+        let failure = Failure::Expectation(vec![violation("text"), violation("finish_reason")]);
+        assert_eq!(
+            failure.to_string(),
+            "text: expected x, observed y; finish_reason: expected x, observed y"
+        );
     }
 }
