@@ -4,8 +4,9 @@
 
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use support::delay::{Behaviour, DelayServer, delayed};
 use support::nginx::Nginx;
 use support::run::{Run, Workspace, csv_rows};
 use support::scripted::{Route, ScriptedServer, Step, head};
@@ -63,10 +64,12 @@ fn a_closed_loop_on_a_fixed_delay_measures_it_and_writes_its_timeline_and_histog
     assert!(rows.iter().all(|r| r["stage"] == "1" && r["errors"] == "0"));
     let hlog = ws.read_out("samples/sla__x__ok.hlog");
     assert!(
-        hlog.starts_with("#perfcase load: latencies in microseconds\n#[StartTime: "),
+        hlog.starts_with(
+            "#perfcase load: durations in microseconds, tagged by figure\n#[StartTime: "
+        ),
         "{hlog}"
     );
-    assert!(hlog.contains("\nTag=stage-1,0.000,1.000,"), "{hlog}");
+    assert!(hlog.contains("\nTag=latency,0.000,1.000,"), "{hlog}");
 }
 
 #[test]
@@ -201,4 +204,45 @@ fn goodput_counts_no_request_that_misses_an_impossible_slo() {
     run.assert_outcome(CASE, "FAILED");
     assert_eq!(run.figure(CASE, "goodput"), 0.0);
     run.assert_says("goodput: expected >= 50%, observed 0");
+}
+
+/// A server fast for its first 2 s, then 400 ms an answer: with `abort_on_fail` a run of
+/// 30 s stops within about a second of the threshold being lost (a mean over 100 ms once
+/// a quarter of the requests so far are slow, about 2.7 s in), and says when and why. The
+/// margins leave room for a machine busy with other work.
+#[test]
+fn abort_on_fail_stops_a_run_at_the_first_threshold_lost() {
+    let _serial = serial();
+    let server = DelayServer::start(Behaviour {
+        slows: Some((Duration::from_secs(2), Duration::from_millis(400))),
+        ..delayed(1)
+    });
+    let started = Instant::now();
+    let (ws, run) = run_check(
+        &format!("http://127.0.0.1:{}", server.port),
+        "load = { rate = 50, duration = \"30s\" }\nabort_on_fail = true\nthresholds = { \"latency.mean\" = \"< 100ms\" }\n",
+    );
+    let took = started.elapsed();
+    run.assert_outcome(CASE, "FAILED");
+    assert!(took < Duration::from_secs(8), "{took:?}\n{}", run.explain());
+    let said: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("aborted at"))
+        .collect();
+    assert_eq!(said.len(), 1, "{}", run.explain());
+    let at = said[0]
+        .strip_prefix("perfcase: sla::x::ok: aborted at ")
+        .and_then(|rest| rest.split_once("s: latency.mean = "))
+        .map(|(at, _)| at.parse::<u64>().unwrap());
+    assert!(matches!(at, Some(3..=5)), "{}", run.explain());
+    assert!(said[0].ends_with("ms, not < 100ms"), "{}", said[0]);
+    let at = at.unwrap();
+    run.assert_says(&format!("stopped at {at}s (abort_on_fail)"));
+    run.assert_says("x.toml:10:33: latency.mean: expected < 100ms, observed ");
+    let junit = ws.read_out("junit.xml");
+    assert!(
+        junit.contains(&format!("aborted at {at}s: latency.mean = ")),
+        "{junit}"
+    );
 }

@@ -115,6 +115,8 @@ pub struct SlaSpec {
     pub plan: Plan,
     /// The thresholds, in the order of the file.
     pub thresholds: Vec<SlaThreshold>,
+    /// Stop the run at the first threshold lost on the figures so far.
+    pub abort_on_fail: bool,
 }
 
 /// The generation an sla check sends again and again, and what makes one good.

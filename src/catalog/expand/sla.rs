@@ -81,6 +81,7 @@ pub fn expand(scope: &FileScope<'_>, spanned: Spanned<SlaCheck>) -> Result<Case,
         generation,
         plan: plan(&load, timeout).map_err(|e| at(e.to_string()))?,
         thresholds,
+        abort_on_fail: check.abort_on_fail(),
     };
     Ok(Case::check(
         scope.scenario,
@@ -118,9 +119,6 @@ fn runnable<'c>(
             Some(Runnable::Get(http.as_ref()))
         }
     };
-    if check.abort_on_fail() {
-        missing.push("abort_on_fail = true");
-    }
     missing.extend(unrun_ramps(load));
     match runnable {
         Some(runnable) if missing.is_empty() => Ok(runnable),
@@ -398,7 +396,6 @@ mod tests {
         "get = \"/\"\n",
         "a target with headers"
     )]
-    #[case::abort(HEAD, "get = \"/\"\nabort_on_fail = true\n", "abort_on_fail = true")]
     #[case::short_ramp(
         HEAD,
         "get = \"/\"\nstages = [{ users = 2, duration = \"2s\", ramp = \"1s\" }]\n",

@@ -1,19 +1,21 @@
 //! The load engine started on a thread of its own (it blocks until the plan's time limit,
 //! so never on a tokio worker) with the request type the check sends.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 
 use super::model::Generate;
 use crate::catalog::case::SlaSpec;
-use crate::load::{self, HttpGet, Report, SoFar};
+use crate::load::{self, Event, HttpGet, Report};
 
-/// The running engine, whose error is in words; or why it could not start. `watch` sees
-/// the run so far at every interval (the live line on a terminal).
+/// The running engine, whose error is in words; or why it could not start. `watch` is told
+/// as each phase starts and each interval closes, and may stop the run (see
+/// [`load::run_watched`]).
 pub fn engine(
     spec: &Arc<SlaSpec>,
-    watch: impl FnMut(&SoFar<'_>) + Send + 'static,
+    watch: impl FnMut(Event<'_>) -> ControlFlow<()> + Send + 'static,
 ) -> Result<JoinHandle<Result<Report, String>>, String> {
     let plan = spec.plan.clone();
     let threads = load::default_threads();
