@@ -154,7 +154,7 @@ fn run_generation(url: &str, check: &str) -> (Workspace, Run) {
 fn a_streamed_generation_under_4_users_measures_the_servers_pace() {
     let _serial = serial();
     let server = paced_chat();
-    let (_ws, run) = run_generation(
+    let (ws, run) = run_generation(
         &server.url(),
         "load = { users = 4, duration = \"6s\", warmup = \"1050ms\" }\nslo = { ttft = \"< 1s\" }\n\
          thresholds = { \"ttft.p95\" = \"< 300ms\", \"itl.p99\" = \"< 50ms\", goodput = \">= 99%\" }\n",
@@ -191,6 +191,35 @@ fn a_streamed_generation_under_4_users_measures_the_servers_pace() {
     let tpot = run.figure(CASE, "tpot.p50");
     assert!((0.019..0.022).contains(&tpot), "tpot.p50 {tpot}");
     assert_eq!(run.figure(CASE, "goodput"), 1.0);
+
+    // The timeline has each second's first-token and inter-token times and token rate;
+    // the hlog a histogram of each figure.
+    let timeline = ws.read_out("samples/sla__x__ok.timeline.csv");
+    assert!(
+        timeline.starts_with(
+            "second,stage,requests,errors,achieved_rate,p50_ms,p99_ms,in_flight,ttft_p50_ms,ttft_p99_ms,itl_p99_ms,output_tokens_per_s\n"
+        ),
+        "{timeline}"
+    );
+    let rows = csv_rows(&timeline);
+    // The whole seconds in the middle of the stage: 4 users, 8 answers of 16 tokens each.
+    let middle: Vec<_> = rows
+        .iter()
+        .filter(|r| ["2", "3", "4", "5"].contains(&r["second"].as_str()))
+        .collect();
+    assert_eq!(middle.len(), 4, "{timeline}");
+    for row in middle {
+        let ttft: f64 = row["ttft_p50_ms"].parse().unwrap();
+        assert!((200.0..=215.0).contains(&ttft), "{timeline}");
+        let itl: f64 = row["itl_p99_ms"].parse().unwrap();
+        assert!((19.0..=25.0).contains(&itl), "{timeline}");
+        let tokens: f64 = row["output_tokens_per_s"].parse().unwrap();
+        assert!((112.0..=144.0).contains(&tokens), "{timeline}");
+    }
+    let hlog = ws.read_out("samples/sla__x__ok.hlog");
+    for tag in ["latency", "ttft", "itl", "tpot", "latency@warmup"] {
+        assert!(hlog.contains(&format!("\nTag={tag},")), "{tag} in {hlog}");
+    }
 }
 
 #[test]
