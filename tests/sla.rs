@@ -275,3 +275,43 @@ fn abort_on_fail_stops_a_run_at_the_first_threshold_lost() {
         "{junit}"
     );
 }
+
+/// A ladder of two stages, the second slower: results.csv has each stage's figures beside
+/// the run's, JUnit shows them in their unit, and a stage's threshold reads its stage.
+#[test]
+fn a_ladder_records_each_stages_figures_and_judges_a_stage_threshold_on_it() {
+    let _serial = serial();
+    let server = DelayServer::start(Behaviour {
+        slows: Some((Duration::from_millis(1500), Duration::from_millis(30))),
+        ..delayed(5)
+    });
+    let (ws, run) = run_check(
+        &format!("http://127.0.0.1:{}", server.port),
+        "stages = [{ users = 2, duration = \"1500ms\" }, { users = 2, duration = \"1500ms\" }]\nthresholds = { \"latency.p50@1\" = \"< 20ms\", \"latency.p50@2\" = \"< 20ms\" }\n",
+    );
+    run.assert_outcome(CASE, "FAILED");
+    run.assert_says("latency.p50@2: expected < 20ms, observed 3");
+    let first = run.figure(CASE, "latency.p50@1");
+    let second = run.figure(CASE, "latency.p50@2");
+    assert!(
+        (0.005..0.010).contains(&first),
+        "{first}\n{}",
+        run.explain()
+    );
+    assert!(
+        (0.030..0.036).contains(&second),
+        "{second}\n{}",
+        run.explain()
+    );
+    for name in [
+        "latency.p99@2",
+        "latency.max@1",
+        "throughput@2",
+        "error_rate@1",
+    ] {
+        run.figure(CASE, name);
+    }
+    let junit = ws.read_out("junit.xml");
+    assert!(junit.contains("latency.p50@1 = 5."), "{junit}");
+    assert!(junit.contains("error_rate@2 = 0%"), "{junit}");
+}
