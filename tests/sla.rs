@@ -235,6 +235,16 @@ fn goodput_counts_no_request_that_misses_an_impossible_slo() {
     run.assert_says("goodput: expected >= 50%, observed 0");
 }
 
+/// The run of one sla check `ok` against a server that answers in `fast` ms, and in
+/// `slow` ms from `after` its first request on.
+fn run_becoming_slow((fast, after, slow): (u64, Duration, u64), check: &str) -> (Workspace, Run) {
+    let server = DelayServer::start(Behaviour {
+        slows: Some((after, Duration::from_millis(slow))),
+        ..delayed(fast)
+    });
+    run_check(&format!("http://127.0.0.1:{}", server.port), check)
+}
+
 /// A server fast for its first 2 s, then 400 ms an answer: with `abort_on_fail` a run of
 /// 30 s stops within about a second of the threshold being lost (a mean over 100 ms once
 /// a quarter of the requests so far are slow, about 2.7 s in), and says when and why. The
@@ -242,13 +252,9 @@ fn goodput_counts_no_request_that_misses_an_impossible_slo() {
 #[test]
 fn abort_on_fail_stops_a_run_at_the_first_threshold_lost() {
     let _serial = serial();
-    let server = DelayServer::start(Behaviour {
-        slows: Some((Duration::from_secs(2), Duration::from_millis(400))),
-        ..delayed(1)
-    });
     let started = Instant::now();
-    let (ws, run) = run_check(
-        &format!("http://127.0.0.1:{}", server.port),
+    let (ws, run) = run_becoming_slow(
+        (1, Duration::from_secs(2), 400),
         "load = { rate = 50, duration = \"30s\" }\nabort_on_fail = true\nthresholds = { \"latency.mean\" = \"< 100ms\" }\n",
     );
     let took = started.elapsed();
@@ -281,12 +287,8 @@ fn abort_on_fail_stops_a_run_at_the_first_threshold_lost() {
 #[test]
 fn a_ladder_records_each_stages_figures_and_judges_a_stage_threshold_on_it() {
     let _serial = serial();
-    let server = DelayServer::start(Behaviour {
-        slows: Some((Duration::from_millis(1500), Duration::from_millis(30))),
-        ..delayed(5)
-    });
-    let (ws, run) = run_check(
-        &format!("http://127.0.0.1:{}", server.port),
+    let (ws, run) = run_becoming_slow(
+        (5, Duration::from_millis(1500), 30),
         "stages = [{ users = 2, duration = \"1500ms\" }, { users = 2, duration = \"1500ms\" }]\nthresholds = { \"latency.p50@1\" = \"< 20ms\", \"latency.p50@2\" = \"< 20ms\" }\n",
     );
     run.assert_outcome(CASE, "FAILED");
