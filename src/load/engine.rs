@@ -180,6 +180,8 @@ pub fn run_watched<R: Request>(
     let (tx, rx) = mpsc::channel();
     let parts = request.parts();
     let mut collector = Collector::new(plan, threads, &parts);
+    // A mix of one request is the run itself: its figures are the total's.
+    let tallied = if parts.len() > 1 { parts.len() } else { 0 };
     let mut aborted = None;
     // `at`: the run's time on the engine's clock, the end of the interval last closed.
     let mut ask = |event: Event<'_>, at: Duration, aborted: &mut Option<Duration>| {
@@ -202,7 +204,7 @@ pub fn run_watched<R: Request>(
                 thread,
                 threads,
                 workers,
-                parts: parts.len(),
+                parts: tallied,
                 start,
                 sent: &sent,
                 stop: &stop,
@@ -244,7 +246,7 @@ struct Generator<'a, R> {
     threads: usize,
     /// Slots or users in all, across threads.
     workers: usize,
-    /// The parts of a mix; 0 for a single request.
+    /// The parts of a mix tallied apart; 0 for a single request (or a mix of one).
     parts: usize,
     start: Instant,
     /// Closed loop: requests sent so far by every thread, for `max_requests`, and to

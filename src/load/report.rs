@@ -87,11 +87,21 @@ pub struct Figures {
     /// The time the figures were taken over: the intervals they come from.
     pub elapsed: Duration,
     /// A mix's parts, in the order of [`Report::parts`], over the same time; none for a
-    /// single request.
+    /// single request or a mix of one (whose figures are these).
     pub parts: Vec<Figures>,
 }
 
 impl Figures {
+    /// The figures of the part named `name` of these figures' run, whose parts are
+    /// `names`; `None` for a name not among them.
+    pub fn part<'a>(&'a self, names: &[String], name: &str) -> Option<&'a Figures> {
+        let index = names.iter().position(|n| n == name)?;
+        match names.len() {
+            1 => Some(self),
+            _ => self.parts.get(index),
+        }
+    }
+
     fn with_parts(parts: usize) -> Figures {
         Figures {
             parts: vec![Figures::default(); parts],
@@ -149,12 +159,11 @@ impl Report {
     /// The figures of a mix's part by name, in the whole run (`stage` None) or a stage
     /// (from 0).
     pub fn part(&self, name: &str, stage: Option<usize>) -> Option<&Figures> {
-        let index = self.parts.iter().position(|p| p == name)?;
         let figures = match stage {
             None => &self.total,
             Some(i) => self.stages.get(i)?,
         };
-        figures.parts.get(index)
+        figures.part(&self.parts, name)
     }
 }
 
@@ -203,15 +212,17 @@ struct Pending {
 }
 
 impl<'a> Collector<'a> {
+    /// `parts`: the names of a mix's parts, tallied apart when there are more than one.
     pub fn new(plan: &'a Plan, threads: usize, parts: &[String]) -> Collector<'a> {
+        let tallied = if parts.len() > 1 { parts.len() } else { 0 };
         Collector {
             plan,
             parts: parts.to_vec(),
             progress: vec![(None, false); threads],
             pending: BTreeMap::new(),
             intervals: Vec::new(),
-            stages: vec![Figures::with_parts(parts.len()); plan.stages.len()],
-            total: Figures::with_parts(parts.len()),
+            stages: vec![Figures::with_parts(tallied); plan.stages.len()],
+            total: Figures::with_parts(tallied),
             whole_run: Tally::default(),
             unfinished: 0,
         }
@@ -671,6 +682,30 @@ mod tests {
         assert_eq!(report.part("long chat", None).unwrap().tally.requests(), 1);
         assert_eq!(report.part("nope", None), None);
         assert_eq!(report.part("search", Some(5)), None);
+    }
+
+    #[test]
+    fn a_mix_of_one_is_tallied_as_the_run_itself() {
+        let plan = plan();
+        let mut collector = Collector::new(&plan, 2, &["only".to_string()]);
+        for message in [
+            part(0, 0, 0, 1000, &[1]),
+            part(0, 1, 1000, 2000, &[2, 3]),
+            done(0, 0),
+            done(1, 0),
+        ] {
+            collector.receive(message);
+        }
+        let report = collector.finish(SystemTime::UNIX_EPOCH, None, None);
+        assert!(report.total.parts.is_empty() && report.stages[0].parts.is_empty());
+        assert_eq!(report.part("only", None), Some(&report.total));
+        assert_eq!(report.part("only", Some(0)), Some(&report.stages[0]));
+        assert_eq!(report.part("other", None), None);
+        let tags: Vec<String> = read_log(&report)
+            .into_iter()
+            .map(|r| r.0.unwrap())
+            .collect();
+        assert_eq!(tags, ["latency@warmup", "latency"]);
     }
 
     #[test]

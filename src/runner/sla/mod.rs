@@ -187,7 +187,7 @@ fn judged(
         details.push(lost.detail());
     }
     details.push(stage_table(plan, report));
-    if !report.parts.is_empty() {
+    if report.parts.len() > 1 {
         details.push(part_table(report));
     }
     if total.error_count() > 0 {

@@ -52,10 +52,7 @@ impl<'a> View<'a> {
         };
         match &threshold.scope {
             None => Some(figures),
-            Some(name) => {
-                let index = self.parts.iter().position(|p| p == name)?;
-                figures.parts.get(index)
-            }
+            Some(name) => figures.part(self.parts, name),
         }
     }
 }
@@ -123,13 +120,16 @@ pub fn figures(total: &Figures, open: bool) -> Vec<Figure> {
     named(total, open, "")
 }
 
-/// The figures a record carries: the whole run's (see [`figures`]); each part's of a mix,
-/// the same set named `latency.p99{search}`; and, for more than one stage, each stage's
-/// latency p50, p99 and max, throughput and error rate, named `latency.p99@2`.
+/// The figures a record carries: the whole run's (see [`figures`]); each part's of a mix
+/// of more than one request, the same set named `latency.p99{search}` (a mix of one would
+/// repeat the run's); and, for more than one stage, each stage's latency p50, p99 and max,
+/// throughput and error rate, named `latency.p99@2`.
 pub fn record_figures(report: &Report, open: bool) -> Vec<Figure> {
     let mut all = figures(&report.total, open);
-    for (name, part) in report.parts.iter().zip(&report.total.parts) {
-        all.extend(named(part, open, &format!("{{{name}}}")));
+    if report.parts.len() > 1 {
+        for (name, part) in report.parts.iter().zip(&report.total.parts) {
+            all.extend(named(part, open, &format!("{{{name}}}")));
+        }
     }
     if report.stages.len() > 1 {
         let latency = |stat| FigureRef {
@@ -638,6 +638,31 @@ mod tests {
             .map(|i| stage_met(&mixed(), &thresholds, i))
             .collect();
         assert_eq!(met, [true, false]);
+    }
+
+    /// The engine tallies no part of a mix of one: the run's figures are the part's.
+    #[test]
+    fn a_mix_of_one_request_is_judged_and_recorded_as_the_run() {
+        let mut report = mixed();
+        report.parts.truncate(1);
+        report.total.parts.clear();
+        for stage in &mut report.stages {
+            stage.parts.clear();
+        }
+        let names: Vec<String> = record_figures(&report, false)
+            .into_iter()
+            .map(|f| f.name)
+            .collect();
+        assert!(names.iter().all(|n| !n.contains('{')), "{names:?}");
+        let violations = judge(
+            &report,
+            &[scoped("latency.max", "search", Some(1), "< 40ms")],
+        );
+        let text: Vec<String> = violations.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            ["latency.max{search}@1: expected < 40ms, observed 100.03ms"]
+        );
     }
 
     #[test]
