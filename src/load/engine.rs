@@ -7,13 +7,17 @@
 //! open-loop slot or a closed-loop user, each with its own connection) never moves between
 //! threads, so its thread's recorder is reached without a lock. Open-loop arrivals are
 //! dealt out in turn (thread k of n takes the k-th, (k+n)-th, ... of the one schedule), so
-//! together the threads send exactly the plan's schedule; closed-loop users likewise.
+//! together the threads send exactly the plan's schedule; closed-loop users likewise. The
+//! run's requests are numbered in one sequence (the schedule's order; a closed loop's sends
+//! counted across threads), and a mix's part for each comes from that number (see
+//! [`super::mix`]), so its proportions hold over the run however requests are dealt.
 //!
 //! # Recording
 //!
 //! Each thread records into one histogram of its own (and, for generations, one per
 //! figure a generation measures besides its latency): no lock and no allocation per
-//! request. At the end of every interval (a second, or less where a stage or the warmup
+//! request; a mix of more than one request also records each request in its part's
+//! tally. At the end of every interval (a second, or less where a stage or the warmup
 //! ends) it hands that interval's tally to the collector on the calling thread and starts
 //! a new one; the collector merges the threads' parts into the timeline and adds them to
 //! the stage and total figures. A request counts in the interval in which it ended.
