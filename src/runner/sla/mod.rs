@@ -216,8 +216,13 @@ fn judged(
         outcome.labels.push(("breaking_point".into(), breaking));
     }
     if report.unfinished > 0 {
+        let when = if report.aborted.is_some() {
+            "when abort_on_fail stopped the run"
+        } else {
+            "at the time limit"
+        };
         details.push(format!(
-            "{} request(s) still in flight at the time limit never ended",
+            "{} request(s) still in flight {when} never ended",
             report.unfinished
         ));
     }
