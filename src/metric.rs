@@ -221,9 +221,26 @@ pub fn resolve(name: &str) -> Result<FigureRef, FigureError> {
     }
 }
 
-/// The unit of a figure name; `None` for a name the registry does not know.
+/// The unit of a figure name; `None` for a name the registry does not know. A figure of
+/// one request of a load's mix (`latency.p99{search}`) or of one of its stages
+/// (`latency.p99@2`, `latency.p99{search}@2`) has its metric's unit.
 pub fn unit_of(name: &str) -> Option<Unit> {
-    resolve(name).ok().map(FigureRef::unit)
+    resolve(unscoped(name)).ok().map(FigureRef::unit)
+}
+
+/// A figure name without its `@N` stage and `{name}` request: `latency.p99{a}@2` is
+/// `latency.p99`.
+fn unscoped(name: &str) -> &str {
+    let name = match name.rsplit_once('@') {
+        Some((figure, stage)) if !stage.is_empty() && stage.bytes().all(|b| b.is_ascii_digit()) => {
+            figure
+        }
+        _ => name,
+    };
+    match name.strip_suffix('}').and_then(|n| n.split_once('{')) {
+        Some((figure, _)) => figure,
+        None => name,
+    }
 }
 
 /// A value as people read it in its unit: `12.3ms`, `3.1%`, `131.256`, `2048`.
@@ -307,6 +324,24 @@ mod tests {
         assert_eq!(figure.stat, stat);
         assert_eq!(figure.unit(), unit);
         assert_eq!(figure.to_string(), name);
+    }
+
+    #[rstest]
+    #[case("latency.p99{search}", Some(Unit::Duration))]
+    #[case("latency.p99@2", Some(Unit::Duration))]
+    #[case("latency.p99{a.b}@12", Some(Unit::Duration))]
+    #[case("throughput@1", Some(Unit::Rate))]
+    #[case("error_rate{search}", Some(Unit::Ratio))]
+    #[case("goodput{chat}@3", Some(Unit::Ratio))]
+    #[case("latency.p99@", None)]
+    #[case("latency.p99@x", None)]
+    #[case("latency.p99{search", None)]
+    #[case("nope{search}", None)]
+    fn a_request_or_stage_keeps_the_unit(#[case] name: &str, #[case] unit: Option<Unit>) {
+        assert_eq!(unit_of(name), unit);
+        if let Some(unit) = unit {
+            assert_eq!(Figure::new(name, 0.5).unit, unit);
+        }
     }
 
     #[rstest]

@@ -6,137 +6,20 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use std::ops::ControlFlow;
+
 use perfcase::load::{
-    Arrival, ErrorKind, HttpGet, Model, Plan, Report, Request, ReqwestGet, Sample, Stage,
-    default_threads, run, run_watched,
+    Arrival, ErrorKind, Event, HttpGet, Mix, Model, Phase, Plan, Report, Request, ReqwestGet,
+    Sample, Stage, default_threads, run, run_watched,
 };
+use support::delay::{Behaviour, DelayServer, delayed};
 use support::nginx::Nginx;
 use support::scripted::{Route, ScriptedServer, Step};
 use support::serial::serial;
-
-/// What [`DelayServer`] does with every request.
-#[derive(Clone, Copy)]
-struct Behaviour {
-    delay: Duration,
-    status: u16,
-    /// Freeze once: answers due from `at` after the first request, for `length`, all come
-    /// out at the end of it, as from a server in a garbage-collection pause.
-    freeze: Option<(Duration, Duration)>,
-}
-
-/// An HTTP/1.1 keep-alive server answering every request after a fixed delay, a thread per
-/// connection. Std threads sleep to within tens of microseconds (a tokio timer wakes on
-/// whole milliseconds), which a check to the millisecond needs.
-struct DelayServer {
-    port: u16,
-    stop: Arc<AtomicBool>,
-    accept: Option<JoinHandle<()>>,
-}
-
-impl DelayServer {
-    fn start(behaviour: Behaviour) -> DelayServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let first = Arc::new(OnceLock::new());
-        let accept = {
-            let stop = stop.clone();
-            thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    let (stop, first) = (stop.clone(), first.clone());
-                    thread::spawn(move || serve(stream, behaviour, &stop, &first));
-                }
-            })
-        };
-        DelayServer {
-            port,
-            stop,
-            accept: Some(accept),
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/", self.port)
-    }
-}
-
-impl Drop for DelayServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-        if let Some(accept) = self.accept.take() {
-            let _ = accept.join();
-        }
-    }
-}
-
-fn serve(
-    mut stream: TcpStream,
-    behaviour: Behaviour,
-    stop: &AtomicBool,
-    first: &OnceLock<Instant>,
-) {
-    stream.set_nodelay(true).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    let mut buf = [0u8; 4096];
-    let mut have = 0;
-    while !stop.load(Ordering::Relaxed) {
-        let Some(end) = buf[..have].windows(4).position(|w| w == b"\r\n\r\n") else {
-            if have == buf.len() {
-                return;
-            }
-            match stream.read(&mut buf[have..]) {
-                Ok(0) => return,
-                Ok(n) => have += n,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(_) => return,
-            }
-            continue;
-        };
-        buf.copy_within(end + 4..have, 0);
-        have -= end + 4;
-        let received = Instant::now();
-        let first = *first.get_or_init(|| received);
-        let mut due = received + behaviour.delay;
-        if let Some((at, length)) = behaviour.freeze {
-            let (from, to) = (first + at, first + at + length);
-            if (from..to).contains(&due) {
-                due = to;
-            }
-        }
-        thread::sleep(due.saturating_duration_since(Instant::now()));
-        let answer = format!(
-            "HTTP/1.1 {} Delayed\r\nContent-Length: 2\r\n\r\nok",
-            behaviour.status
-        );
-        if stream.write_all(answer.as_bytes()).is_err() {
-            return;
-        }
-    }
-    let _ = stream.shutdown(Shutdown::Both);
-}
-
-fn delayed(ms: u64) -> Behaviour {
-    Behaviour {
-        delay: Duration::from_millis(ms),
-        status: 200,
-        freeze: None,
-    }
-}
 
 fn plan(model: Model, level: f64, seconds: f64) -> Plan {
     let duration = Duration::from_secs_f64(seconds);
@@ -353,11 +236,21 @@ fn a_watched_run_is_shown_each_interval_as_it_closes_with_its_stage_so_far() {
     let mut plan = open(100.0, 1.5, 5);
     plan.warmup = Duration::from_millis(500);
     let mut seen = Vec::new();
-    let report = run_watched(&plan, NonZeroUsize::MIN, &NeverRight, |so_far| {
-        let stage = so_far.stage.map(|s| s.tally.error_count());
-        seen.push((so_far.interval.clone(), stage));
+    let mut starts = Vec::new();
+    let report = run_watched(&plan, NonZeroUsize::MIN, &NeverRight, |event| {
+        match event {
+            Event::Starts(phase) => starts.push((phase, seen.len())),
+            Event::Closed(so_far) => {
+                let stage = so_far.stage.map(|s| s.tally.error_count());
+                seen.push((so_far.interval.clone(), stage));
+            }
+        }
+        ControlFlow::Continue(())
     })
     .unwrap();
+    // Each phase is told as it starts: before any interval, and as the warmup's closes.
+    assert_eq!(starts, [(Phase::Warmup, 0), (Phase::Stage(0), 1)]);
+    assert_eq!(report.aborted, None);
     let intervals: Vec<_> = seen.iter().map(|(interval, _)| interval.clone()).collect();
     assert_eq!(intervals, report.intervals);
     // The warmup has no stage figures; the stage's errors grow to the stage's total.
@@ -480,4 +373,91 @@ fn a_hostile_server_ends_in_errors_not_in_a_panic_or_a_heap() {
             report.total.errors()
         );
     }
+}
+
+/// Weights 3:1 of a fast and a slow path, in an open and a closed loop: each part's count
+/// is its share of the run to within a request or two (the requests still in flight at the
+/// end), and its p50 is its own path's delay.
+#[test]
+fn a_mix_measures_each_part_apart_and_in_total() {
+    let _serial = serial();
+    const PATHS: &[(&str, Duration)] = &[
+        ("/fast", Duration::from_millis(5)),
+        ("/slow", Duration::from_millis(40)),
+    ];
+    let server = DelayServer::start(Behaviour {
+        paths: PATHS,
+        ..delayed(0)
+    });
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let get = |path: &str| HttpGet::new(&format!("{base}{path}")).unwrap();
+    let mix = Mix::new(vec![
+        ("fast".to_string(), 3, get("/fast")),
+        ("slow".to_string(), 1, get("/slow")),
+    ])
+    .unwrap();
+    for plan in [open(200.0, 2.0, 50), closed(4.0, 2.0)] {
+        let report = run(&plan, default_threads(), &mix).unwrap();
+        assert_eq!(report.parts, ["fast", "slow"]);
+        let fast = report.part("fast", None).unwrap();
+        let slow = report.part("slow", Some(0)).unwrap();
+        let (n_fast, n_slow) = (fast.tally.requests(), slow.tally.requests());
+        let total = report.total.tally.requests();
+        eprintln!(
+            "{:?}: {n_fast} fast, {n_slow} slow of {total}; p50 {:?} and {:?}",
+            plan.model,
+            fast.latency().map(|l| l.p50),
+            slow.latency().map(|l| l.p50)
+        );
+        assert_eq!(n_fast + n_slow, total);
+        let exact = total as f64 / 4.0;
+        assert!((n_slow as f64 - exact).abs() <= 2.0, "{n_slow} of {total}");
+        let p50 = |figures: &perfcase::load::Figures| ms(figures.latency().unwrap().p50);
+        assert!((5.0..=6.5).contains(&p50(fast)), "{}", p50(fast));
+        assert!((40.0..=41.5).contains(&p50(slow)), "{}", p50(slow));
+        assert!(
+            report.total.errors().is_empty(),
+            "{:?}",
+            report.total.errors()
+        );
+        assert_eq!(fast.elapsed, report.total.elapsed);
+    }
+    // An open loop's 400 requests split exactly: every one due was sent and answered.
+    let report = run(&open(200.0, 2.0, 50), default_threads(), &mix).unwrap();
+    let counts: Vec<u64> = report
+        .total
+        .parts
+        .iter()
+        .map(|p| p.tally.requests())
+        .collect();
+    assert_eq!(counts, [300, 100]);
+}
+
+/// A watch that stops the run: the engine sends nothing after the interval it was told
+/// in, ends within about a second of it, and says when it stopped.
+#[test]
+fn a_watch_stops_the_run_within_an_interval() {
+    let _serial = serial();
+    let server = DelayServer::start(delayed(2));
+    let plan = open(100.0, 30.0, 20);
+    let started = Instant::now();
+    let get = HttpGet::new(&server.url()).unwrap();
+    let report = run_watched(&plan, default_threads(), &get, |event| match event {
+        Event::Closed(so_far) if so_far.interval.end >= Duration::from_secs(2) => {
+            ControlFlow::Break(())
+        }
+        _ => ControlFlow::Continue(()),
+    })
+    .unwrap();
+    let took = started.elapsed();
+    let aborted = report.aborted.expect("the run says it was stopped");
+    assert_eq!(aborted, Duration::from_secs(2));
+    assert!(took < Duration::from_millis(3600), "{took:?}");
+    let last = report.intervals.last().unwrap().end;
+    assert!(last <= Duration::from_millis(3100), "{last:?}");
+    assert!(
+        report.total.tally.requests() <= 310,
+        "{}",
+        report.total.tally.requests()
+    );
 }

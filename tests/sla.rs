@@ -4,8 +4,9 @@
 
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use support::delay::{Behaviour, DelayServer, delayed};
 use support::nginx::Nginx;
 use support::run::{Run, Workspace, csv_rows};
 use support::scripted::{Route, ScriptedServer, Step, head};
@@ -63,10 +64,12 @@ fn a_closed_loop_on_a_fixed_delay_measures_it_and_writes_its_timeline_and_histog
     assert!(rows.iter().all(|r| r["stage"] == "1" && r["errors"] == "0"));
     let hlog = ws.read_out("samples/sla__x__ok.hlog");
     assert!(
-        hlog.starts_with("#perfcase load: latencies in microseconds\n#[StartTime: "),
+        hlog.starts_with(
+            "#perfcase load: durations in microseconds, tagged by figure\n#[StartTime: "
+        ),
         "{hlog}"
     );
-    assert!(hlog.contains("\nTag=stage-1,0.000,1.000,"), "{hlog}");
+    assert!(hlog.contains("\nTag=latency,0.000,1.000,"), "{hlog}");
 }
 
 #[test]
@@ -151,7 +154,7 @@ fn run_generation(url: &str, check: &str) -> (Workspace, Run) {
 fn a_streamed_generation_under_4_users_measures_the_servers_pace() {
     let _serial = serial();
     let server = paced_chat();
-    let (_ws, run) = run_generation(
+    let (ws, run) = run_generation(
         &server.url(),
         "load = { users = 4, duration = \"6s\", warmup = \"1050ms\" }\nslo = { ttft = \"< 1s\" }\n\
          thresholds = { \"ttft.p95\" = \"< 300ms\", \"itl.p99\" = \"< 50ms\", goodput = \">= 99%\" }\n",
@@ -188,6 +191,35 @@ fn a_streamed_generation_under_4_users_measures_the_servers_pace() {
     let tpot = run.figure(CASE, "tpot.p50");
     assert!((0.019..0.022).contains(&tpot), "tpot.p50 {tpot}");
     assert_eq!(run.figure(CASE, "goodput"), 1.0);
+
+    // The timeline has each second's first-token and inter-token times and token rate;
+    // the hlog a histogram of each figure.
+    let timeline = ws.read_out("samples/sla__x__ok.timeline.csv");
+    assert!(
+        timeline.starts_with(
+            "second,stage,requests,errors,achieved_rate,p50_ms,p99_ms,in_flight,ttft_p50_ms,ttft_p99_ms,itl_p99_ms,output_tokens_per_s\n"
+        ),
+        "{timeline}"
+    );
+    let rows = csv_rows(&timeline);
+    // The whole seconds in the middle of the stage: 4 users, 8 answers of 16 tokens each.
+    let middle: Vec<_> = rows
+        .iter()
+        .filter(|r| ["2", "3", "4", "5"].contains(&r["second"].as_str()))
+        .collect();
+    assert_eq!(middle.len(), 4, "{timeline}");
+    for row in middle {
+        let ttft: f64 = row["ttft_p50_ms"].parse().unwrap();
+        assert!((200.0..=215.0).contains(&ttft), "{timeline}");
+        let itl: f64 = row["itl_p99_ms"].parse().unwrap();
+        assert!((19.0..=25.0).contains(&itl), "{timeline}");
+        let tokens: f64 = row["output_tokens_per_s"].parse().unwrap();
+        assert!((112.0..=144.0).contains(&tokens), "{timeline}");
+    }
+    let hlog = ws.read_out("samples/sla__x__ok.hlog");
+    for tag in ["latency", "ttft", "itl", "tpot", "latency@warmup"] {
+        assert!(hlog.contains(&format!("\nTag={tag},")), "{tag} in {hlog}");
+    }
 }
 
 #[test]
@@ -377,4 +409,87 @@ fn a_status_expect_breaks_counts_by_status_with_the_body_quoted() {
         ),
         "{junit}"
     );
+}
+
+/// The run of one sla check `ok` against a server that answers in `fast` ms, and in
+/// `slow` ms from `after` its first request on.
+fn run_becoming_slow((fast, after, slow): (u64, Duration, u64), check: &str) -> (Workspace, Run) {
+    let server = DelayServer::start(Behaviour {
+        slows: Some((after, Duration::from_millis(slow))),
+        ..delayed(fast)
+    });
+    run_check(&format!("http://127.0.0.1:{}", server.port), check)
+}
+
+/// A server fast for its first 2 s, then 400 ms an answer: with `abort_on_fail` a run of
+/// 30 s stops within about a second of the threshold being lost (a mean over 100 ms once
+/// a quarter of the requests so far are slow, about 2.7 s in), and says when and why. The
+/// margins leave room for a machine busy with other work.
+#[test]
+fn abort_on_fail_stops_a_run_at_the_first_threshold_lost() {
+    let _serial = serial();
+    let started = Instant::now();
+    let (ws, run) = run_becoming_slow(
+        (1, Duration::from_secs(2), 400),
+        "load = { rate = 50, duration = \"30s\" }\nabort_on_fail = true\nthresholds = { \"latency.mean\" = \"< 100ms\" }\n",
+    );
+    let took = started.elapsed();
+    run.assert_outcome(CASE, "FAILED");
+    assert!(took < Duration::from_secs(8), "{took:?}\n{}", run.explain());
+    let said: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("aborted at"))
+        .collect();
+    assert_eq!(said.len(), 1, "{}", run.explain());
+    let at = said[0]
+        .strip_prefix("perfcase: sla::x::ok: aborted at ")
+        .and_then(|rest| rest.split_once("s: latency.mean = "))
+        .map(|(at, _)| at.parse::<u64>().unwrap());
+    assert!(matches!(at, Some(3..=5)), "{}", run.explain());
+    assert!(said[0].ends_with("ms, not < 100ms"), "{}", said[0]);
+    let at = at.unwrap();
+    run.assert_says(&format!("stopped at {at}s (abort_on_fail)"));
+    run.assert_says("x.toml:10:33: latency.mean: expected < 100ms, observed ");
+    let junit = ws.read_out("junit.xml");
+    assert!(
+        junit.contains(&format!("aborted at {at}s: latency.mean = ")),
+        "{junit}"
+    );
+}
+
+/// A ladder of two stages, the second slower: results.csv has each stage's figures beside
+/// the run's, JUnit shows them in their unit, and a stage's threshold reads its stage.
+#[test]
+fn a_ladder_records_each_stages_figures_and_judges_a_stage_threshold_on_it() {
+    let _serial = serial();
+    let (ws, run) = run_becoming_slow(
+        (5, Duration::from_millis(1500), 30),
+        "stages = [{ users = 2, duration = \"1500ms\" }, { users = 2, duration = \"1500ms\" }]\nthresholds = { \"latency.p50@1\" = \"< 20ms\", \"latency.p50@2\" = \"< 20ms\" }\n",
+    );
+    run.assert_outcome(CASE, "FAILED");
+    run.assert_says("latency.p50@2: expected < 20ms, observed 3");
+    let first = run.figure(CASE, "latency.p50@1");
+    let second = run.figure(CASE, "latency.p50@2");
+    assert!(
+        (0.005..0.010).contains(&first),
+        "{first}\n{}",
+        run.explain()
+    );
+    assert!(
+        (0.030..0.036).contains(&second),
+        "{second}\n{}",
+        run.explain()
+    );
+    for name in [
+        "latency.p99@2",
+        "latency.max@1",
+        "throughput@2",
+        "error_rate@1",
+    ] {
+        run.figure(CASE, name);
+    }
+    let junit = ws.read_out("junit.xml");
+    assert!(junit.contains("latency.p50@1 = 5."), "{junit}");
+    assert!(junit.contains("error_rate@2 = 0%"), "{junit}");
 }

@@ -114,6 +114,8 @@ pub struct SlaSpec {
     pub plan: Plan,
     /// The thresholds, in the order of the file.
     pub thresholds: Vec<SlaThreshold>,
+    /// Stop the run at the first threshold lost on the figures so far.
+    pub abort_on_fail: bool,
 }
 
 /// The request an sla check sends again and again, built as its own kind builds it, so a

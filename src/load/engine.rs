@@ -7,13 +7,17 @@
 //! open-loop slot or a closed-loop user, each with its own connection) never moves between
 //! threads, so its thread's recorder is reached without a lock. Open-loop arrivals are
 //! dealt out in turn (thread k of n takes the k-th, (k+n)-th, ... of the one schedule), so
-//! together the threads send exactly the plan's schedule; closed-loop users likewise.
+//! together the threads send exactly the plan's schedule; closed-loop users likewise. The
+//! run's requests are numbered in one sequence (the schedule's order; a closed loop's sends
+//! counted across threads), and a mix's part for each comes from that number (see
+//! [`super::mix`]), so its proportions hold over the run however requests are dealt.
 //!
 //! # Recording
 //!
 //! Each thread records into one histogram of its own (and, for generations, one per
 //! figure a generation measures besides its latency): no lock and no allocation per
-//! request. At the end of every interval (a second, or less where a stage or the warmup
+//! request; a mix of more than one request also records each request in its part's
+//! tally. At the end of every interval (a second, or less where a stage or the warmup
 //! ends) it hands that interval's tally to the collector on the calling thread and starts
 //! a new one; the collector merges the threads' parts into the timeline and adds them to
 //! the stage and total figures. A request counts in the interval in which it ended.
@@ -49,7 +53,8 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -58,7 +63,7 @@ use tokio::sync::Notify;
 
 use super::limits;
 use super::pace::Pacer;
-use super::plan::{Model, Plan, PlanError};
+use super::plan::{Model, Phase, Plan, PlanError};
 use super::record::{ErrorKind, Sample, Tally};
 use super::report::{Collector, Message, Part, Report, SoFar};
 
@@ -86,6 +91,29 @@ pub trait Request: Sync {
     /// connection: take it out of the worker while using it and put it back when the
     /// answer is complete.
     fn send(&self, worker: &mut Self::Worker) -> impl Future<Output = Result<Sample, ErrorKind>>;
+
+    /// The names of the parts of a mix (see [`super::Mix`]), whose figures are kept apart
+    /// as well as in the total; none for a single request.
+    fn parts(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The part (an index into [`Request::parts`]) of the run's `n`-th request, from 0.
+    fn part(&self, n: u64) -> usize {
+        let _ = n;
+        0
+    }
+
+    /// Sends one request of part `part`: what the engine calls. A single request has one
+    /// part, itself.
+    fn send_part(
+        &self,
+        worker: &mut Self::Worker,
+        part: usize,
+    ) -> impl Future<Output = Result<Sample, ErrorKind>> {
+        let _ = part;
+        self.send(worker)
+    }
 }
 
 /// Why a run did not start.
@@ -110,17 +138,31 @@ pub fn run<R: Request>(
     threads: NonZeroUsize,
     request: &R,
 ) -> Result<Report, RunError> {
-    run_watched(plan, threads, request, |_| {})
+    run_watched(plan, threads, request, |_| ControlFlow::Continue(()))
 }
 
-/// [`run`], calling `watch` with the run so far each time an interval closes (about once a
-/// second), for a live display. It is called on the collecting thread, never on a
-/// generator thread, so a slow `watch` delays the merging of figures, not a request.
+/// What [`run_watched`] tells its watch as the run goes.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The warmup or a stage starts: at the start of the run, and as the last interval of
+    /// the phase before it closes (the engine's clock, not a timer of the watch's own).
+    Starts(Phase),
+    /// An interval closed: the run so far.
+    Closed(&'a SoFar<'a>),
+}
+
+/// [`run`], telling `watch` as each phase starts and each interval closes (about once a
+/// second), for a live display or an early verdict. It is called on the collecting thread,
+/// never on a generator thread, so a slow `watch` delays the merging of figures, not a
+/// request. When it returns [`ControlFlow::Break`] the run stops as at its time limit:
+/// no request is sent after the current interval ends, those in flight are dropped and
+/// counted unfinished, and the report's `aborted` says when it was asked to stop (the end of
+/// the interval it was told of).
 pub fn run_watched<R: Request>(
     plan: &Plan,
     threads: NonZeroUsize,
     request: &R,
-    mut watch: impl FnMut(&SoFar<'_>),
+    mut watch: impl FnMut(Event<'_>) -> ControlFlow<()>,
 ) -> Result<Report, RunError> {
     plan.validate()?;
     let open_files = limits::raise_open_files().ok();
@@ -137,9 +179,26 @@ pub fn run_watched<R: Request>(
     let started = SystemTime::now();
     let start = Instant::now();
     let sent = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
     let finished = tokio::sync::Barrier::new(threads);
     let (tx, rx) = mpsc::channel();
-    let mut collector = Collector::new(plan, threads);
+    let parts = request.parts();
+    let mut collector = Collector::new(plan, threads, &parts);
+    // A mix of one request is the run itself: its figures are the total's.
+    let tallied = if parts.len() > 1 { parts.len() } else { 0 };
+    let mut aborted = None;
+    // `at`: the run's time on the engine's clock, the end of the interval last closed.
+    let mut ask = |event: Event<'_>, at: Duration, aborted: &mut Option<Duration>| {
+        if watch(event).is_break() && aborted.is_none() {
+            stop.store(true, Ordering::Relaxed);
+            *aborted = Some(at);
+        }
+    };
+    ask(
+        Event::Starts(plan.phase_at(Duration::ZERO)),
+        Duration::ZERO,
+        &mut aborted,
+    );
     std::thread::scope(|scope| {
         let mut handles = Vec::with_capacity(threads);
         for thread in 0..threads {
@@ -149,8 +208,10 @@ pub fn run_watched<R: Request>(
                 thread,
                 threads,
                 workers,
+                parts: tallied,
                 start,
                 sent: &sent,
+                stop: &stop,
                 finished: &finished,
             };
             let tx = tx.clone();
@@ -164,15 +225,21 @@ pub fn run_watched<R: Request>(
         for message in rx {
             let closed = collector.closed();
             collector.receive(message);
-            if collector.closed() > closed {
-                watch(&collector.so_far());
+            for index in closed..collector.closed() {
+                let so_far = collector.so_far(index);
+                let end = so_far.interval.end;
+                ask(Event::Closed(&so_far), end, &mut aborted);
+                let next = plan.phase_at(end);
+                if end < plan.duration() && next != so_far.interval.phase {
+                    ask(Event::Starts(next), end, &mut aborted);
+                }
             }
         }
         handles
             .into_iter()
             .try_for_each(|h| h.join().expect("a load generator thread panicked"))
     })?;
-    Ok(collector.finish(started, open_files))
+    Ok(collector.finish(started, open_files, aborted))
 }
 
 /// One generator thread's share of the run.
@@ -183,9 +250,14 @@ struct Generator<'a, R> {
     threads: usize,
     /// Slots or users in all, across threads.
     workers: usize,
+    /// The parts of a mix tallied apart; 0 for a single request (or a mix of one).
+    parts: usize,
     start: Instant,
-    /// Closed loop: requests sent so far by every thread, for `max_requests`.
+    /// Closed loop: requests sent so far by every thread, for `max_requests`, and to
+    /// number a mix's requests in one sequence.
     sent: &'a AtomicU64,
+    /// The watch asked the run to stop.
+    stop: &'a AtomicBool,
     /// Every thread keeps its runtime running until all are done: a shared HTTP client
     /// may have put a connection's task on this thread's runtime.
     finished: &'a tokio::sync::Barrier,
@@ -197,11 +269,17 @@ impl<R: Request> Generator<'_, R> {
             .enable_all()
             .build()?;
         runtime.block_on(async {
-            let recorder = RefCell::new(Recorder::new(self.plan, self.thread, self.start, tx));
+            let recorder = RefCell::new(Recorder::new(
+                self.plan,
+                self.thread,
+                self.start,
+                self.parts,
+                tx,
+            ));
             let limit = at(self.start + self.plan.time_limit);
             tokio::select! {
                 () = self.work(&recorder) => {}
-                () = tick(&recorder) => {}
+                () = tick(&recorder, self.stop) => {}
                 () = tokio::time::sleep_until(limit) => {}
             }
             recorder.into_inner().finish(Instant::now());
@@ -217,6 +295,7 @@ impl<R: Request> Generator<'_, R> {
                     .plan
                     .schedule(arrival)
                     .take(self.plan.max_requests.map_or(usize::MAX, |n| n as usize))
+                    .enumerate()
                     .skip(self.thread)
                     .step_by(self.threads);
                 let slots = self.mine(self.workers).count();
@@ -246,13 +325,13 @@ impl<R: Request> Generator<'_, R> {
     /// Hands each due request to an idle slot at its time, or drops it when none is idle.
     async fn dispatch(
         &self,
-        due: impl Iterator<Item = Duration>,
+        due: impl Iterator<Item = (usize, Duration)>,
         handoff: &Handoff,
         recorder: &RefCell<Recorder<'_>>,
     ) {
         // Without a timerfd (no descriptor to spare), tokio's millisecond timer.
         let pacer = Pacer::new().ok();
-        for offset in due {
+        for (n, offset) in due {
             let when = self.start + offset;
             let paced = match &pacer {
                 Some(pacer) => pacer.until(when).await.is_ok(),
@@ -261,11 +340,12 @@ impl<R: Request> Generator<'_, R> {
             if !paced {
                 tokio::time::sleep_until(at(when)).await;
             }
+            let part = self.request.part(n as u64);
             match handoff.idle.get() {
-                0 => recorder.borrow_mut().dropped(Instant::now()),
+                0 => recorder.borrow_mut().dropped(Instant::now(), part),
                 idle => {
                     handoff.idle.set(idle - 1);
-                    handoff.due.borrow_mut().push_back(when);
+                    handoff.due.borrow_mut().push_back((when, part));
                     handoff.ready.notify_one();
                 }
             }
@@ -279,13 +359,13 @@ impl<R: Request> Generator<'_, R> {
     async fn slot(&self, handoff: &Handoff, recorder: &RefCell<Recorder<'_>>) {
         let mut worker = self.request.worker();
         loop {
-            let when = loop {
+            let (when, part) = loop {
                 // Registered before looking, so a notice sent in between is not missed.
                 let notified = handoff.ready.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
-                if let Some(when) = handoff.due.borrow_mut().pop_front() {
-                    break when;
+                if let Some(due) = handoff.due.borrow_mut().pop_front() {
+                    break due;
                 }
                 if handoff.over.get() {
                     return;
@@ -293,10 +373,10 @@ impl<R: Request> Generator<'_, R> {
                 notified.await;
             };
             let sent = Instant::now();
-            recorder.borrow_mut().sent(sent, sent > when + SLACK);
-            let outcome = self.send(&mut worker).await;
+            recorder.borrow_mut().sent(sent, sent > when + SLACK, part);
+            let outcome = self.send(&mut worker, part).await;
             let end = Instant::now();
-            recorder.borrow_mut().ended(end, end - when, outcome);
+            recorder.borrow_mut().ended(end, end - when, outcome, part);
             handoff.idle.set(handoff.idle.get() + 1);
         }
     }
@@ -318,17 +398,22 @@ impl<R: Request> Generator<'_, R> {
                     Some(_) => {}
                 }
             }
-            if let Some(max) = self.plan.max_requests
-                && self.sent.fetch_add(1, Ordering::Relaxed) >= max
-            {
-                return;
+            // Counted only where needed: one shared counter is a cache line the threads
+            // would otherwise pass back and forth on every request.
+            let mut part = 0;
+            if self.plan.max_requests.is_some() || self.parts > 0 {
+                let n = self.sent.fetch_add(1, Ordering::Relaxed);
+                if self.plan.max_requests.is_some_and(|max| n >= max) {
+                    return;
+                }
+                part = self.request.part(n);
             }
             let sent = Instant::now();
-            recorder.borrow_mut().sent(sent, false);
-            let outcome = self.send(&mut worker).await;
+            recorder.borrow_mut().sent(sent, false, part);
+            let outcome = self.send(&mut worker, part).await;
             let end = Instant::now();
             let refused = matches!(outcome, Err(ErrorKind::Connect | ErrorKind::Exhausted(_)));
-            recorder.borrow_mut().ended(end, end - sent, outcome);
+            recorder.borrow_mut().ended(end, end - sent, outcome, part);
             if refused {
                 tokio::time::sleep(CONNECT_BACKOFF).await;
             }
@@ -338,19 +423,23 @@ impl<R: Request> Generator<'_, R> {
         }
     }
 
-    async fn send(&self, worker: &mut R::Worker) -> Result<Sample, ErrorKind> {
-        tokio::time::timeout(self.plan.timeout, self.request.send(worker))
+    async fn send(&self, worker: &mut R::Worker, part: usize) -> Result<Sample, ErrorKind> {
+        tokio::time::timeout(self.plan.timeout, self.request.send_part(worker, part))
             .await
             .unwrap_or(Err(ErrorKind::Timeout))
     }
 }
 
-/// Ends intervals on time when no request ends to do it.
-async fn tick(recorder: &RefCell<Recorder<'_>>) {
+/// Ends intervals on time when no request ends to do it; returns, ending the run, at the
+/// first interval end after the watch asked to stop.
+async fn tick(recorder: &RefCell<Recorder<'_>>, stop: &AtomicBool) {
     loop {
         let end = recorder.borrow().end;
         tokio::time::sleep_until(at(end)).await;
         recorder.borrow_mut().roll(Instant::now());
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
     }
 }
 
@@ -360,8 +449,9 @@ fn at(instant: Instant) -> tokio::time::Instant {
 
 /// An open loop's due requests on their way from the dispatch to the slots of a thread.
 struct Handoff {
-    /// Handed over, not yet taken: at most one per idle slot.
-    due: RefCell<VecDeque<Instant>>,
+    /// Handed over, not yet taken (when each was due, and its part): at most one per
+    /// idle slot.
+    due: RefCell<VecDeque<(Instant, usize)>>,
     /// Slots neither sending nor holding a handed request.
     idle: Cell<usize>,
     ready: Notify,
@@ -381,12 +471,20 @@ struct Recorder<'a> {
     /// `to` as an instant.
     end: Instant,
     tally: Tally,
+    /// A mix's parts' tallies of the current interval; none for a single request.
+    parts: Vec<Tally>,
     in_flight: u64,
     tx: Sender<Message>,
 }
 
 impl<'a> Recorder<'a> {
-    fn new(plan: &'a Plan, thread: usize, start: Instant, tx: Sender<Message>) -> Recorder<'a> {
+    fn new(
+        plan: &'a Plan,
+        thread: usize,
+        start: Instant,
+        parts: usize,
+        tx: Sender<Message>,
+    ) -> Recorder<'a> {
         let to = plan.interval_end(Duration::ZERO);
         Recorder {
             plan,
@@ -397,6 +495,7 @@ impl<'a> Recorder<'a> {
             to,
             end: start + to,
             tally: Tally::default(),
+            parts: (0..parts).map(|_| Tally::default()).collect(),
             in_flight: 0,
             tx,
         }
@@ -419,30 +518,56 @@ impl<'a> Recorder<'a> {
             start: self.from,
             end: to,
             tally: std::mem::take(&mut self.tally),
+            parts: self.parts.iter_mut().map(std::mem::take).collect(),
             in_flight: self.in_flight,
         };
         // The collector outlives the threads; a send fails only if it panicked.
-        let _ = self.tx.send(Message::Part(part));
+        let _ = self.tx.send(Message::Part(Box::new(part)));
         self.index += 1;
     }
 
-    fn sent(&mut self, now: Instant, late: bool) {
+    /// A request of `part` sent (any part, for a single request: it has no part tallies).
+    fn sent(&mut self, now: Instant, late: bool, part: usize) {
         self.roll(now);
         self.in_flight += 1;
-        self.tally.late += u64::from(late);
+        if late {
+            self.tally.late += 1;
+            if let Some(tally) = self.parts.get_mut(part) {
+                tally.late += 1;
+            }
+        }
     }
 
-    fn dropped(&mut self, now: Instant) {
+    fn dropped(&mut self, now: Instant, part: usize) {
         self.roll(now);
         self.tally.dropped += 1;
+        if let Some(tally) = self.parts.get_mut(part) {
+            tally.dropped += 1;
+        }
     }
 
-    fn ended(&mut self, now: Instant, latency: Duration, outcome: Result<Sample, ErrorKind>) {
+    fn ended(
+        &mut self,
+        now: Instant,
+        latency: Duration,
+        outcome: Result<Sample, ErrorKind>,
+        part: usize,
+    ) {
         self.roll(now);
         self.in_flight -= 1;
         match outcome {
-            Ok(sample) => self.tally.sampled(latency, &sample),
-            Err(kind) => self.tally.failed(kind),
+            Ok(sample) => {
+                self.tally.sampled(latency, &sample);
+                if let Some(tally) = self.parts.get_mut(part) {
+                    tally.sampled(latency, &sample);
+                }
+            }
+            Err(kind) => {
+                self.tally.failed(kind);
+                if let Some(tally) = self.parts.get_mut(part) {
+                    tally.failed(kind);
+                }
+            }
         }
     }
 

@@ -11,13 +11,15 @@
 pub mod engine;
 pub mod http;
 pub mod limits;
+pub mod mix;
 mod pace;
 pub mod plan;
 pub mod record;
 pub mod report;
 
-pub use engine::{Request, RunError, default_threads, run, run_watched};
+pub use engine::{Event, Request, RunError, default_threads, run, run_watched};
 pub use http::{HttpGet, ReqwestGet};
+pub use mix::{Mix, MixError};
 pub use plan::{Arrival, Model, Phase, Plan, Stage};
 pub use record::{ErrorKind, Generated, Latency, Resource, Sample, Tally};
-pub use report::{Figures, Interval, Report, SoFar, write_interval_log};
+pub use report::{Figures, Interval, IntervalGenerated, Report, SoFar, write_interval_log};

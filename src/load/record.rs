@@ -228,6 +228,16 @@ impl Tally {
         }
     }
 
+    /// Its histograms under their figures' names: latency, and a generation's ttft, itl
+    /// and tpot.
+    pub fn histograms(&self) -> Vec<(&'static str, &Histogram<u64>)> {
+        let mut histograms = vec![("latency", &self.latency)];
+        if let Some(g) = &self.generated {
+            histograms.extend([("ttft", &g.ttft), ("itl", &g.itl), ("tpot", &g.tpot)]);
+        }
+        histograms
+    }
+
     /// Nothing recorded.
     pub fn is_empty(&self) -> bool {
         self.latency.is_empty() && self.errors.is_empty() && self.late == 0 && self.dropped == 0

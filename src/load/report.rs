@@ -32,9 +32,22 @@ pub struct Interval {
     pub in_flight: u64,
     pub p50: Option<Duration>,
     pub p99: Option<Duration>,
-    /// The interval's latency histogram, compressed (V2 deflate): a few hundred bytes
-    /// instead of the 190 KB of the histogram itself, for every second of the run.
-    histogram: Vec<u8>,
+    /// What the interval's generations measured; `None` when none was answered in it.
+    pub generated: Option<IntervalGenerated>,
+    /// The interval's histograms under their figure's name (`latency`, `ttft`, `itl`,
+    /// `tpot`, and a mix's `latency{search}`...), those that hold a value, compressed (V2
+    /// deflate): a few hundred bytes each instead of the 190 KB of the histogram itself,
+    /// for every second of the run.
+    histograms: Vec<(String, Vec<u8>)>,
+}
+
+/// An interval's generation figures, for the timeline.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IntervalGenerated {
+    pub ttft_p50: Option<Duration>,
+    pub ttft_p99: Option<Duration>,
+    pub itl_p99: Option<Duration>,
+    pub output_tokens: u64,
 }
 
 impl Interval {
@@ -52,27 +65,56 @@ fn per_second(count: u64, over: Duration) -> f64 {
     }
 }
 
-/// The run so far, as an interval closes: what a live display shows.
+/// The run so far, as an interval closes: what a live display shows, and what an early
+/// verdict judges.
 #[derive(Debug)]
 pub struct SoFar<'a> {
     /// The interval just closed.
     pub interval: &'a Interval,
     /// The figures so far of the stage it belongs to; `None` in the warmup.
     pub stage: Option<&'a Figures>,
+    /// Every stage's figures so far (empty for those not started) and the run's.
+    pub stages: &'a [Figures],
+    pub total: &'a Figures,
+    /// The names of a mix's parts, in the order of each [`Figures::parts`].
+    pub parts: &'a [String],
 }
 
-/// The figures of a stage or of the run.
+/// The figures of a stage or of the run, and of each part of a mix in it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Figures {
     pub tally: Tally,
     /// The time the figures were taken over: the intervals they come from.
     pub elapsed: Duration,
+    /// A mix's parts, in the order of [`Report::parts`], over the same time; none for a
+    /// single request or a mix of one (whose figures are these).
+    pub parts: Vec<Figures>,
 }
 
 impl Figures {
-    fn add(&mut self, tally: &Tally, elapsed: Duration) {
+    /// The figures of the part named `name` of these figures' run, whose parts are
+    /// `names`; `None` for a name not among them.
+    pub fn part<'a>(&'a self, names: &[String], name: &str) -> Option<&'a Figures> {
+        let index = names.iter().position(|n| n == name)?;
+        match names.len() {
+            1 => Some(self),
+            _ => self.parts.get(index),
+        }
+    }
+
+    fn with_parts(parts: usize) -> Figures {
+        Figures {
+            parts: vec![Figures::default(); parts],
+            ..Figures::default()
+        }
+    }
+
+    fn add(&mut self, tally: &Tally, parts: &[Tally], elapsed: Duration) {
         self.tally.add(tally);
         self.elapsed += elapsed;
+        for (figures, tally) in self.parts.iter_mut().zip(parts) {
+            figures.add(tally, &[], elapsed);
+        }
     }
 
     /// Requests that ended per second, answered or failed: the achieved rate.
@@ -95,6 +137,9 @@ pub struct Report {
     /// When the run started, for the interval log.
     pub started: SystemTime,
     pub intervals: Vec<Interval>,
+    /// The names of a mix's parts, whose figures each [`Figures`] has in this order;
+    /// none for a single request.
+    pub parts: Vec<String>,
     /// One per stage of the plan, without the warmup.
     pub stages: Vec<Figures>,
     /// The whole run without the warmup.
@@ -106,6 +151,20 @@ pub struct Report {
     /// One message per machine limit the run ran into (see [`limits::advice`]), warmup
     /// included.
     pub warnings: Vec<String>,
+    /// When the watch stopped the run, since its start; `None` when it ran its course.
+    pub aborted: Option<Duration>,
+}
+
+impl Report {
+    /// The figures of a mix's part by name, in the whole run (`stage` None) or a stage
+    /// (from 0).
+    pub fn part(&self, name: &str, stage: Option<usize>) -> Option<&Figures> {
+        let figures = match stage {
+            None => &self.total,
+            Some(i) => self.stages.get(i)?,
+        };
+        figures.part(&self.parts, name)
+    }
 }
 
 /// A thread's tally of one interval.
@@ -116,23 +175,24 @@ pub(crate) struct Part {
     pub start: Duration,
     pub end: Duration,
     pub tally: Tally,
+    /// A mix's parts' tallies.
+    pub parts: Vec<Tally>,
     pub in_flight: u64,
 }
 
 /// What a generator thread sends the collector.
 #[derive(Debug)]
 pub(crate) enum Message {
-    Part(Part),
+    /// Boxed: an interval's tally is large beside `Done`, and a thread sends one a second.
+    Part(Box<Part>),
     /// The thread sends no more parts; `unfinished` of its requests never ended.
-    Done {
-        thread: usize,
-        unfinished: u64,
-    },
+    Done { thread: usize, unfinished: u64 },
 }
 
 /// Merges the threads' parts into the report, interval by interval.
 pub(crate) struct Collector<'a> {
     plan: &'a Plan,
+    parts: Vec<String>,
     /// Per thread: the highest interval index it has sent, and whether it is done.
     progress: Vec<(Option<usize>, bool)>,
     pending: BTreeMap<usize, Pending>,
@@ -147,18 +207,22 @@ struct Pending {
     start: Duration,
     end: Duration,
     tally: Tally,
+    parts: Vec<Tally>,
     in_flight: u64,
 }
 
 impl<'a> Collector<'a> {
-    pub fn new(plan: &'a Plan, threads: usize) -> Collector<'a> {
+    /// `parts`: the names of a mix's parts, tallied apart when there are more than one.
+    pub fn new(plan: &'a Plan, threads: usize, parts: &[String]) -> Collector<'a> {
+        let tallied = if parts.len() > 1 { parts.len() } else { 0 };
         Collector {
             plan,
+            parts: parts.to_vec(),
             progress: vec![(None, false); threads],
             pending: BTreeMap::new(),
             intervals: Vec::new(),
-            stages: vec![Figures::default(); plan.stages.len()],
-            total: Figures::default(),
+            stages: vec![Figures::with_parts(tallied); plan.stages.len()],
+            total: Figures::with_parts(tallied),
             whole_run: Tally::default(),
             unfinished: 0,
         }
@@ -167,6 +231,7 @@ impl<'a> Collector<'a> {
     pub fn receive(&mut self, message: Message) {
         match message {
             Message::Part(part) => {
+                let part = *part;
                 self.progress[part.thread].0 = Some(part.index);
                 match self.pending.entry(part.index) {
                     std::collections::btree_map::Entry::Vacant(e) => {
@@ -174,6 +239,7 @@ impl<'a> Collector<'a> {
                             start: part.start,
                             end: part.end,
                             tally: part.tally,
+                            parts: part.parts,
                             in_flight: part.in_flight,
                         });
                     }
@@ -181,6 +247,9 @@ impl<'a> Collector<'a> {
                         let p = e.get_mut();
                         p.end = p.end.max(part.end);
                         p.tally.add(&part.tally);
+                        for (mine, theirs) in p.parts.iter_mut().zip(&part.parts) {
+                            mine.add(theirs);
+                        }
                         p.in_flight += part.in_flight;
                     }
                 }
@@ -198,15 +267,21 @@ impl<'a> Collector<'a> {
         self.intervals.len()
     }
 
-    /// The last closed interval and its stage's figures so far. Only after an interval
-    /// has closed (see [`Collector::closed`]).
-    pub fn so_far(&self) -> SoFar<'_> {
-        let interval = self.intervals.last().expect("an interval has closed");
+    /// Closed interval `index` and the figures so far. Only for an interval that has
+    /// closed (see [`Collector::closed`]).
+    pub fn so_far(&self, index: usize) -> SoFar<'_> {
+        let interval = &self.intervals[index];
         let stage = match interval.phase {
             Phase::Warmup => None,
             Phase::Stage(i) => Some(&self.stages[i]),
         };
-        SoFar { interval, stage }
+        SoFar {
+            interval,
+            stage,
+            stages: &self.stages,
+            total: &self.total,
+            parts: &self.parts,
+        }
     }
 
     /// Closes the intervals every thread has sent its part of (or finished before).
@@ -229,15 +304,42 @@ impl<'a> Collector<'a> {
         let phase = self.plan.phase_at(p.start);
         let elapsed = p.end - p.start;
         if let Phase::Stage(i) = phase {
-            self.stages[i].add(&p.tally, elapsed);
-            self.total.add(&p.tally, elapsed);
+            self.stages[i].add(&p.tally, &p.parts, elapsed);
+            self.total.add(&p.tally, &p.parts, elapsed);
         }
         self.whole_run.add(&p.tally);
         let summary = p.tally.summary();
-        let mut histogram = Vec::new();
-        V2DeflateSerializer::new()
-            .serialize(&p.tally.latency, &mut histogram)
-            .expect("a histogram serializes into memory");
+        let generated = p.tally.generated.as_deref().map(|g| {
+            let at = |h: &hdrhistogram::Histogram<u64>, q: f64| {
+                (!h.is_empty()).then(|| Duration::from_micros(h.value_at_quantile(q)))
+            };
+            IntervalGenerated {
+                ttft_p50: at(&g.ttft, 0.5),
+                ttft_p99: at(&g.ttft, 0.99),
+                itl_p99: at(&g.itl, 0.99),
+                output_tokens: g.output_tokens,
+            }
+        });
+        let mut histograms = Vec::new();
+        let mut serializer = V2DeflateSerializer::new();
+        let scopes =
+            std::iter::once((None, &p.tally)).chain(self.parts.iter().map(Some).zip(&p.parts));
+        for (part, tally) in scopes {
+            for (figure, histogram) in tally.histograms() {
+                if histogram.is_empty() {
+                    continue;
+                }
+                let mut bytes = Vec::new();
+                serializer
+                    .serialize(histogram, &mut bytes)
+                    .expect("a histogram serializes into memory");
+                let name = match part {
+                    None => figure.to_string(),
+                    Some(part) => format!("{figure}{{{part}}}"),
+                };
+                histograms.push((name, bytes));
+            }
+        }
         self.intervals.push(Interval {
             start: p.start,
             end: p.end,
@@ -247,11 +349,17 @@ impl<'a> Collector<'a> {
             in_flight: p.in_flight,
             p50: summary.map(|s| s.p50),
             p99: summary.map(|s| s.p99),
-            histogram,
+            generated,
+            histograms,
         });
     }
 
-    pub fn finish(mut self, started: SystemTime, open_files: Option<u64>) -> Report {
+    pub fn finish(
+        mut self,
+        started: SystemTime,
+        open_files: Option<u64>,
+        aborted: Option<Duration>,
+    ) -> Report {
         for progress in &mut self.progress {
             progress.1 = true;
         }
@@ -270,11 +378,13 @@ impl<'a> Collector<'a> {
         Report {
             started,
             intervals: self.intervals,
+            parts: self.parts,
             stages: self.stages,
             total: self.total,
             unfinished: self.unfinished,
             open_files,
             warnings,
+            aborted,
         }
     }
 }
@@ -294,42 +404,64 @@ pub enum LogError {
     ),
 }
 
-/// Writes every interval's latency histogram (microseconds) as an HdrHistogram interval
-/// log: `StartTime` and `BaseTime` are the run's start, each interval's timestamp counts
-/// from it, and its tag is `warmup` or `stage-N` (from 1), so a log processor can keep one
-/// stage or leave out the warmup.
+/// Writes every interval's histograms (microseconds) as an HdrHistogram interval log:
+/// `StartTime` and `BaseTime` are the run's start, each interval's timestamp counts from
+/// it, and each histogram is tagged with its figure: `latency`, `ttft`, `itl`, `tpot`, a
+/// mix's part's `latency{search}`; in the warmup `latency@warmup` and so on, so that a log
+/// processor asked for one tag (`-tag latency`) merges the measured run only. A stage is
+/// found by its times (the timeline has them). Tags cannot hold a space or a comma: a
+/// part's name has those written `_`.
 pub fn write_interval_log(report: &Report, out: &mut impl Write) -> Result<(), LogError> {
     let mut serializer = V2DeflateSerializer::new();
     let mut log = IntervalLogWriterBuilder::new()
-        .add_comment("perfcase load: latencies in microseconds")
+        .add_comment("perfcase load: durations in microseconds, tagged by figure")
         .with_start_time(report.started)
         .with_base_time(report.started)
         .with_max_value_divisor(1e6)
         .begin_log_with(out, &mut serializer)?;
     let mut deserializer = Deserializer::new();
     for interval in &report.intervals {
-        let histogram: hdrhistogram::Histogram<u64> = deserializer
-            .deserialize(&mut interval.histogram.as_slice())
-            .map_err(LogError::Histogram)?;
-        let tag = match interval.phase {
-            Phase::Warmup => "warmup".to_string(),
-            Phase::Stage(i) => format!("stage-{}", i + 1),
-        };
-        log.write_histogram(
-            &histogram,
-            interval.start,
-            interval.end - interval.start,
-            Tag::new(&tag),
-        )
-        .map_err(LogError::Encode)?;
+        for (name, bytes) in &interval.histograms {
+            let histogram: hdrhistogram::Histogram<u64> = deserializer
+                .deserialize(&mut bytes.as_slice())
+                .map_err(LogError::Histogram)?;
+            let tag = log_tag(name, interval.phase);
+            log.write_histogram(
+                &histogram,
+                interval.start,
+                interval.end - interval.start,
+                Tag::new(&tag),
+            )
+            .map_err(LogError::Encode)?;
+        }
     }
     Ok(())
+}
+
+/// A histogram's tag in the interval log: its figure's name, `@warmup` after it in the
+/// warmup, with what a tag cannot hold written `_`.
+fn log_tag(figure: &str, phase: Phase) -> String {
+    let tag: String = figure
+        .chars()
+        .map(|c| {
+            if matches!(c, ',' | ' ' | '\r' | '\n') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    match phase {
+        Phase::Warmup => format!("{tag}@warmup"),
+        Phase::Stage(_) => tag,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::load::plan::{Arrival, Model, Stage};
+    use crate::load::record::Sample;
     use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
     fn plan() -> Plan {
@@ -368,14 +500,15 @@ mod tests {
         for &ms in latencies_ms {
             tally.answered(Duration::from_millis(ms));
         }
-        Message::Part(Part {
+        Message::Part(Box::new(Part {
             thread,
             index,
             start: Duration::from_millis(start_ms),
             end: Duration::from_millis(end_ms),
             tally,
+            parts: Vec::new(),
             in_flight: 1,
-        })
+        }))
     }
 
     fn done(thread: usize, unfinished: u64) -> Message {
@@ -386,7 +519,7 @@ mod tests {
     /// drain, which counts in the last stage).
     fn report() -> Report {
         let plan = plan();
-        let mut collector = Collector::new(&plan, 2);
+        let mut collector = Collector::new(&plan, 2, &[]);
         for message in [
             part(0, 0, 0, 1000, &[5, 5]),
             part(1, 0, 0, 1000, &[7]),
@@ -403,6 +536,7 @@ mod tests {
         collector.finish(
             SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
             Some(1024),
+            None,
         )
     }
 
@@ -440,11 +574,11 @@ mod tests {
         assert_eq!(latency.max.as_millis(), 50);
     }
 
-    #[test]
-    fn the_interval_log_reads_back_to_the_same_counts() {
-        let report = report();
+    /// The interval log's histograms as HdrHistogram's log reader reads them back: tag,
+    /// start and histogram.
+    fn read_log(report: &Report) -> Vec<(Option<String>, Duration, hdrhistogram::Histogram<u64>)> {
         let mut log = Vec::new();
-        write_interval_log(&report, &mut log).unwrap();
+        write_interval_log(report, &mut log).unwrap();
         let mut deserializer = Deserializer::new();
         let mut read = Vec::new();
         for entry in IntervalLogIterator::new(&log) {
@@ -463,9 +597,16 @@ mod tests {
                 ));
             }
         }
+        read
+    }
+
+    #[test]
+    fn the_interval_log_reads_back_to_the_same_counts() {
+        let report = report();
+        let read = read_log(&report);
         assert_eq!(read.len(), report.intervals.len());
         let tags: Vec<_> = read.iter().map(|r| r.0.clone().unwrap()).collect();
-        assert_eq!(tags, ["warmup", "stage-1", "stage-2", "stage-2"]);
+        assert_eq!(tags, ["latency@warmup", "latency", "latency", "latency"]);
         for ((_, start, histogram), interval) in read.iter().zip(&report.intervals) {
             assert_eq!(*start, interval.start);
             assert_eq!(histogram.len(), interval.requests);
@@ -481,22 +622,110 @@ mod tests {
     }
 
     #[test]
+    fn each_figure_and_part_has_its_own_tag_in_the_log_and_its_own_figures() {
+        let plan = plan();
+        let parts = ["search".to_string(), "long chat".to_string()];
+        let mut collector = Collector::new(&plan, 1, &parts);
+        let generation = Sample {
+            ttft: Some(Duration::from_millis(100)),
+            itl: Some(Duration::from_millis(10)),
+            tpot: None,
+            output_tokens: Some(8),
+            good: None,
+        };
+        for (index, start) in [(0, 0), (1, 1000)] {
+            let mut search = Tally::default();
+            search.answered(Duration::from_millis(2));
+            search.answered(Duration::from_millis(3));
+            let mut chat = Tally::default();
+            chat.sampled(Duration::from_millis(300), &generation);
+            let mut tally = search.clone();
+            tally.add(&chat);
+            collector.receive(Message::Part(Box::new(Part {
+                thread: 0,
+                index,
+                start: Duration::from_millis(start),
+                end: Duration::from_millis(start + 1000),
+                tally,
+                parts: vec![search, chat],
+                in_flight: 0,
+            })));
+        }
+        let report = collector.finish(SystemTime::UNIX_EPOCH, None, None);
+        let read = read_log(&report);
+        let tagged: Vec<(String, u64)> = read
+            .iter()
+            .map(|(tag, _, h)| (tag.clone().unwrap(), h.len()))
+            .collect();
+        let expected = |suffix: &str| {
+            [
+                ("latency", 3),
+                ("ttft", 1),
+                ("itl", 1),
+                ("latency{search}", 2),
+                ("latency{long_chat}", 1),
+                ("ttft{long_chat}", 1),
+                ("itl{long_chat}", 1),
+            ]
+            .map(|(tag, n)| (format!("{tag}{suffix}"), n))
+        };
+        let mut all = expected("@warmup").to_vec();
+        all.extend(expected(""));
+        assert_eq!(tagged, all);
+        let generated = report.intervals[1].generated.unwrap();
+        assert_eq!(generated.ttft_p50.unwrap().as_millis(), 100);
+        assert_eq!(generated.output_tokens, 8);
+        assert_eq!(report.intervals[1].generated, report.intervals[0].generated);
+        let search = report.part("search", Some(0)).unwrap();
+        assert_eq!(search.tally.requests(), 2);
+        assert_eq!(search.elapsed, Duration::from_secs(1));
+        assert_eq!(report.part("long chat", None).unwrap().tally.requests(), 1);
+        assert_eq!(report.part("nope", None), None);
+        assert_eq!(report.part("search", Some(5)), None);
+    }
+
+    #[test]
+    fn a_mix_of_one_is_tallied_as_the_run_itself() {
+        let plan = plan();
+        let mut collector = Collector::new(&plan, 2, &["only".to_string()]);
+        for message in [
+            part(0, 0, 0, 1000, &[1]),
+            part(0, 1, 1000, 2000, &[2, 3]),
+            done(0, 0),
+            done(1, 0),
+        ] {
+            collector.receive(message);
+        }
+        let report = collector.finish(SystemTime::UNIX_EPOCH, None, None);
+        assert!(report.total.parts.is_empty() && report.stages[0].parts.is_empty());
+        assert_eq!(report.part("only", None), Some(&report.total));
+        assert_eq!(report.part("only", Some(0)), Some(&report.stages[0]));
+        assert_eq!(report.part("other", None), None);
+        let tags: Vec<String> = read_log(&report)
+            .into_iter()
+            .map(|r| r.0.unwrap())
+            .collect();
+        assert_eq!(tags, ["latency@warmup", "latency"]);
+    }
+
+    #[test]
     fn machine_limits_are_one_warning_each() {
         let plan = plan();
-        let mut collector = Collector::new(&plan, 1);
+        let mut collector = Collector::new(&plan, 1, &[]);
         let mut tally = Tally::default();
         for _ in 0..500 {
             tally.failed(ErrorKind::Exhausted(super::super::record::Resource::Files));
         }
-        collector.receive(Message::Part(Part {
+        collector.receive(Message::Part(Box::new(Part {
             thread: 0,
             index: 0,
             start: Duration::ZERO,
             end: Duration::from_secs(1),
             tally,
+            parts: Vec::new(),
             in_flight: 0,
-        }));
-        let report = collector.finish(SystemTime::now(), Some(1024));
+        })));
+        let report = collector.finish(SystemTime::now(), Some(1024), None);
         assert_eq!(report.warnings.len(), 1);
         assert!(report.warnings[0].starts_with("500 connections could not be opened"));
     }

@@ -80,3 +80,34 @@ pub(super) fn to_csv<'a>(
         .into_inner()
         .expect("flushing CSV to memory cannot fail")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures::{endpoint, record};
+    use crate::report::record::RequestKind;
+
+    /// An sla case of a mix has figures per request and per stage that another case has
+    /// not: each is a column, empty where a case lacks it.
+    #[test]
+    fn a_figure_only_some_cases_have_is_a_column_empty_for_the_others() {
+        let facts = crate::report::fixtures::facts(RequestKind::Http, None);
+        let mixed = record(
+            "mixed",
+            facts,
+            &[
+                ("latency.p99", 0.02),
+                ("latency.p99{search}", 0.03),
+                ("latency.p99@2", 0.04),
+            ],
+        );
+        let text = String::from_utf8(render(&[endpoint("plain"), mixed])).unwrap();
+        let mut reader = ::csv::Reader::from_reader(text.as_bytes());
+        let header = reader.headers().unwrap().clone();
+        let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+        let rows: Vec<::csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        let (search, stage) = (column("latency.p99{search}"), column("latency.p99@2"));
+        assert_eq!((&rows[0][search], &rows[0][stage]), ("", ""));
+        assert_eq!((&rows[1][search], &rows[1][stage]), ("0.03", "0.04"));
+    }
+}

@@ -2,6 +2,7 @@
 //! against.
 #![allow(dead_code)]
 
+pub mod delay;
 pub mod nginx;
 pub mod process;
 pub mod run;

@@ -48,6 +48,7 @@ pub fn expand(scope: &FileScope<'_>, spanned: Spanned<SlaCheck>) -> Result<Case,
         .thresholds()
         .map_err(|_| at("its thresholds are not valid".into()))?;
     let slo = check.slo();
+    let abort_on_fail = check.abort_on_fail();
     let request = check
         .into_single()
         .ok_or_else(|| at("not run yet: a mix of requests".into()))?;
@@ -57,6 +58,7 @@ pub fn expand(scope: &FileScope<'_>, spanned: Spanned<SlaCheck>) -> Result<Case,
         sends: built.sends,
         plan: plan(&load, built.timeout).map_err(|e| at(e.to_string()))?,
         thresholds,
+        abort_on_fail,
     };
     Ok(Case::check(
         scope.scenario,
@@ -144,9 +146,6 @@ fn runnable(check: &SlaCheck, load: &LoadPlan) -> Result<(), Vec<&'static str>> 
                 missing.push("an slo on an embeddings request (goodput counts generations)");
             }
         }
-    }
-    if check.abort_on_fail() {
-        missing.push("abort_on_fail = true");
     }
     missing.extend(unrun_ramps(load));
     if missing.is_empty() {
@@ -344,7 +343,6 @@ mod tests {
         "model = \"m\"\ninput = \"p\"\nslo = { latency = \"< 1s\" }\n",
         "an slo on an embeddings request (goodput counts generations)"
     )]
-    #[case::abort(HEAD, "get = \"/\"\nabort_on_fail = true\n", "abort_on_fail = true")]
     #[case::warmup_ramp(
         HEAD,
         "get = \"/\"\nwarmup = \"1s\"\nstages = [{ users = 2, duration = \"2s\", ramp = \"2s\" }]\n",

@@ -1,8 +1,10 @@
 //! The files an sla case leaves beside the reports: `samples/<case>.timeline.csv`, one row
 //! per interval of the run (a second, or less where a stage or the warmup ends), to see
-//! when a server fell behind; and `samples/<case>.hlog`, every interval's latency
-//! histogram in HdrHistogram's interval-log format, to merge runs or recompute percentiles
-//! with HdrHistogram's own tools. Both are written atomically.
+//! when a server fell behind, with a generation's first-token and inter-token times and
+//! output tokens/s when the run answered any; and `samples/<case>.hlog`, every interval's
+//! histograms (latency, a generation's ttft, itl and tpot, each part of a mix's), tagged
+//! by figure, in HdrHistogram's interval-log format, to merge runs or recompute
+//! percentiles with HdrHistogram's own tools. Both are written atomically.
 
 use std::path::Path;
 
@@ -22,6 +24,14 @@ pub const TIMELINE_HEADER: &[&str] = &[
     "in_flight",
 ];
 
+/// The columns after [`TIMELINE_HEADER`] of a run that answered generations.
+pub const GENERATION_HEADER: &[&str] = &[
+    "ttft_p50_ms",
+    "ttft_p99_ms",
+    "itl_p99_ms",
+    "output_tokens_per_s",
+];
+
 /// Writes both files; the error says which could not be.
 pub fn write(
     out_dir: &Path,
@@ -29,12 +39,18 @@ pub fn write(
     report: &Report,
     redactor: &Redactor,
 ) -> Result<(), String> {
-    let rows: Vec<Vec<String>> = report.intervals.iter().map(timeline_row).collect();
+    let generations = report.intervals.iter().any(|i| i.generated.is_some());
+    let rows: Vec<Vec<String>> = report
+        .intervals
+        .iter()
+        .map(|i| timeline_row(i, generations))
+        .collect();
+    let generation_header = if generations { GENERATION_HEADER } else { &[] };
     samples::write(
         out_dir,
         case,
         "timeline.csv",
-        TIMELINE_HEADER.iter().copied(),
+        TIMELINE_HEADER.iter().chain(generation_header).copied(),
         &rows,
         redactor,
     )
@@ -48,11 +64,13 @@ pub fn write(
 
 /// One interval as a row: where it starts (seconds since the run started), its stage
 /// (from 1, or `warmup`), and its figures; a latency is empty when nothing was answered.
-fn timeline_row(interval: &Interval) -> Vec<String> {
+/// With `generations`, the interval's first-token and inter-token times and output
+/// tokens/s follow.
+fn timeline_row(interval: &Interval, generations: bool) -> Vec<String> {
     let ms = |d: Option<std::time::Duration>| {
         d.map_or_else(String::new, |d| format!("{:.3}", d.as_secs_f64() * 1e3))
     };
-    vec![
+    let mut row = vec![
         format!("{}", round3(interval.start.as_secs_f64())),
         match interval.phase {
             Phase::Warmup => "warmup".to_string(),
@@ -64,7 +82,25 @@ fn timeline_row(interval: &Interval) -> Vec<String> {
         ms(interval.p50),
         ms(interval.p99),
         interval.in_flight.to_string(),
-    ]
+    ];
+    if generations {
+        let generated = interval.generated;
+        let elapsed = (interval.end - interval.start).as_secs_f64();
+        // An interval that answered no generation produced no tokens: 0, not unknown.
+        let tokens = generated.map_or(0, |g| g.output_tokens);
+        let tokens_per_s = if elapsed > 0.0 {
+            format!("{:.1}", tokens as f64 / elapsed)
+        } else {
+            String::new()
+        };
+        row.extend([
+            ms(generated.and_then(|g| g.ttft_p50)),
+            ms(generated.and_then(|g| g.ttft_p99)),
+            ms(generated.and_then(|g| g.itl_p99)),
+            tokens_per_s,
+        ]);
+    }
+    row
 }
 
 fn round3(value: f64) -> f64 {

@@ -1,11 +1,9 @@
 //! Running one sla check: the load engine run on its own threads (it blocks until the
-//! plan's time limit, so never on a tokio worker), a line on stderr as each stage starts,
-//! then the figures of the whole run recorded, every threshold judged on the run or its
-//! stage, and the timeline and histograms written beside the reports.
-//!
-//! Per-stage figures are not record figures (a record's figure names are the registry's,
-//! and `latency.p99@2` is not one): they are in the stage table of the details, in the
-//! timeline, and in the hlog, whose intervals are tagged by stage.
+//! plan's time limit, so never on a tokio worker), a line on stderr as the engine starts
+//! each phase, then the figures of the whole run, of each part of a mix and of each stage
+//! recorded, every threshold judged on its stage and part, and the timeline and
+//! histograms written beside the reports. With `abort_on_fail`, the thresholds are judged
+//! after every interval on the figures so far, and the run stops at the first one lost.
 
 mod artifacts;
 mod live;
@@ -14,28 +12,50 @@ mod start;
 mod verdict;
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+
 use crate::catalog::case::SlaSpec;
-use crate::load::{ErrorKind, Model, Plan, Report, Stage};
+use crate::load::{ErrorKind, Event, Figures, Model, Phase, Plan, Report, SoFar, Stage};
 use crate::metric::{FigureRef, Stat, find_metric, format_value};
 use crate::text::format_duration;
 
 use super::context::{Progress, RunContext};
 use super::outcome::{ErrorCause, Outcome};
 use live::Live;
+use verdict::{Lost, View};
+
+/// What the engine's watch passes on to the case's task while the run goes.
+#[derive(Debug)]
+enum Note {
+    Starts(Phase),
+    Lost(Lost),
+}
 
 pub async fn run(context: &RunContext<'_>, spec: &Arc<SlaSpec>) -> Outcome {
     let live = Live::new();
-    let watch = live.watch(context.case, spec.plan.clone());
+    let (notes, mut heard) = unbounded_channel();
+    let watch = watch(
+        live.watch(context.case, spec.plan.clone()),
+        spec.clone(),
+        notes,
+    );
     let mut engine = match start::engine(spec, context.redactor, watch) {
         Ok(engine) => engine,
         Err(e) => return Outcome::error(ErrorCause::Request, e),
     };
-    let ended = tokio::select! {
-        ended = &mut engine => ended,
-        () = announce(&context.progress, &live, &spec.plan) => engine.await,
+    let mut lost = None;
+    let ended = loop {
+        tokio::select! {
+            ended = &mut engine => break ended,
+            Some(note) = heard.recv() => hear(note, &context.progress, &live, &spec.plan, &mut lost),
+        }
     };
+    while let Ok(note) = heard.try_recv() {
+        hear(note, &context.progress, &live, &spec.plan, &mut lost);
+    }
     live.finish();
     let start::Ran { report, examples } = match ended {
         Ok(Ok(ran)) => ran,
@@ -47,7 +67,7 @@ pub async fn run(context: &RunContext<'_>, spec: &Arc<SlaSpec>) -> Outcome {
             );
         }
     };
-    let mut outcome = judged(context, spec, &report, &examples);
+    let mut outcome = judged(context, spec, &report, &examples, lost.as_ref());
     if let Err(e) = artifacts::write(
         &context.config.out_dir,
         context.case,
@@ -59,47 +79,119 @@ pub async fn run(context: &RunContext<'_>, spec: &Arc<SlaSpec>) -> Outcome {
     outcome
 }
 
-/// Says each stage as it starts; ends when the last stage does.
-async fn announce(progress: &Progress<'_>, live: &Live, plan: &Plan) {
-    let count = plan.stages.len();
-    for (i, stage) in plan.stages.iter().enumerate() {
-        let warmup = if i == 0 && !plan.warmup.is_zero() {
-            format!("warmup {}, then ", format_duration(plan.warmup))
-        } else {
-            String::new()
-        };
-        let message = format!(
-            "{warmup}stage {} of {count}: {} for {}",
-            i + 1,
-            level(plan, stage),
-            format_duration(measured(plan, i)),
-        );
-        live.say(progress, &message);
-        tokio::time::sleep(stage.duration).await;
+/// The engine's watch: updates the live line, passes on each phase's start, and with
+/// `abort_on_fail` stops the run at the first threshold lost (on the collecting thread,
+/// hence owned and `Send`).
+fn watch(
+    mut line: impl FnMut(&SoFar<'_>) + Send + 'static,
+    spec: Arc<SlaSpec>,
+    notes: UnboundedSender<Note>,
+) -> impl FnMut(Event<'_>) -> ControlFlow<()> + Send + 'static {
+    let mut stopped = false;
+    move |event| {
+        match event {
+            // The case's task has gone only if it was cancelled; nothing to tell then.
+            Event::Starts(phase) => drop(notes.send(Note::Starts(phase))),
+            Event::Closed(so_far) => {
+                line(so_far);
+                if spec.abort_on_fail && !stopped {
+                    let at = so_far.interval.end;
+                    let violations =
+                        verdict::lost(View::so_far(so_far), &spec.plan, &spec.thresholds, at);
+                    if !violations.is_empty() {
+                        drop(notes.send(Note::Lost(Lost { at, violations })));
+                        stopped = true;
+                        return ControlFlow::Break(());
+                    }
+                }
+            }
+        }
+        ControlFlow::Continue(())
     }
 }
 
-/// The outcome of a finished run: its thresholds judged, its figures and its details.
+/// Acts on what the watch passed on: says a phase as it starts, keeps what was lost.
+fn hear(note: Note, progress: &Progress<'_>, live: &Live, plan: &Plan, lost: &mut Option<Lost>) {
+    match note {
+        Note::Starts(phase) => live.say(progress, &announcement(plan, phase)),
+        Note::Lost(first) => {
+            live.say(progress, &first.detail());
+            lost.get_or_insert(first);
+        }
+    }
+}
+
+/// What is said as a phase starts: `warmup 1s (not measured)`, `stage 2 of 3: 4 users for 10s`.
+fn announcement(plan: &Plan, phase: Phase) -> String {
+    match phase {
+        Phase::Warmup => format!("warmup {} (not measured)", format_duration(plan.warmup)),
+        Phase::Stage(i) => format!(
+            "stage {} of {}: {} for {}",
+            i + 1,
+            plan.stages.len(),
+            level(plan, &plan.stages[i]),
+            format_duration(measured(plan, i)),
+        ),
+    }
+}
+
+/// The outcome of a finished run: its thresholds judged, its figures and its details. A
+/// run stopped by `abort_on_fail` fails with the thresholds it lost, as they stood then.
 fn judged(
     context: &RunContext<'_>,
     spec: &SlaSpec,
     report: &Report,
     examples: &BTreeMap<ErrorKind, String>,
+    lost: Option<&Lost>,
 ) -> Outcome {
     let plan = &spec.plan;
     let open = matches!(plan.model, Model::Open { .. });
-    let violations = verdict::judge(report, &spec.thresholds);
+    // A stage a stopped run never reached has nothing to judge: the run failed already.
+    let reached: Vec<_> = spec
+        .thresholds
+        .iter()
+        .filter(|t| {
+            report.aborted.is_none()
+                || t.stage.is_none_or(|n| {
+                    report
+                        .stages
+                        .get(n - 1)
+                        .is_some_and(|s| !s.elapsed.is_zero())
+                })
+        })
+        .cloned()
+        .collect();
+    let mut violations = verdict::judge(report, &reached);
+    if let Some(lost) = lost {
+        let earlier: Vec<_> = lost
+            .violations
+            .iter()
+            .filter(|v| !violations.iter().any(|w| w.what == v.what))
+            .cloned()
+            .collect();
+        violations.splice(0..0, earlier);
+    }
     let total = &report.total.tally;
+    let stopped = report.aborted.map_or_else(String::new, |at| {
+        format!(", stopped at {} (abort_on_fail)", format_duration(at))
+    });
     let heading = format!(
-        "{} under {}: {} requests, {} failed, judged on its thresholds:",
+        "{} under {}: {} requests, {} failed{stopped}, judged on its thresholds:",
         spec.request,
         describe(plan),
         total.requests(),
         total.error_count(),
     );
-    let figures = verdict::figures(&report.total, open);
+    let figures = verdict::record_figures(report, open);
     let mut outcome = Outcome::judged(&heading, &violations, figures, context.file);
-    let mut details = vec![stage_table(plan, report)];
+    let mut details = Vec::new();
+    if let Some(lost) = lost {
+        details.push(lost.detail());
+    }
+    details.push(stage_table(plan, report));
+    if report.parts.len() > 1 {
+        details.push(part_table(report));
+    }
     if total.error_count() > 0 {
         details.push(format!(
             "errors: {}",
@@ -127,8 +219,13 @@ fn judged(
         outcome.labels.push(("breaking_point".into(), breaking));
     }
     if report.unfinished > 0 {
+        let when = if report.aborted.is_some() {
+            "when abort_on_fail stopped the run"
+        } else {
+            "at the time limit"
+        };
         details.push(format!(
-            "{} request(s) still in flight at the time limit never ended",
+            "{} request(s) still in flight {when} never ended",
             report.unfinished
         ));
     }
@@ -180,67 +277,152 @@ fn measured(plan: &Plan, index: usize) -> std::time::Duration {
 
 /// One line per stage: its level, what it measured, and its figures.
 fn stage_table(plan: &Plan, report: &Report) -> String {
-    let stat = |stat| FigureRef {
-        metric: find_metric("latency").expect("latency is a registered metric"),
-        stat: Some(stat),
-    };
-    let columns = [
-        stat(Stat::P50),
-        stat(Stat::P90),
-        stat(Stat::P99),
-        stat(Stat::Max),
+    let rows = plan
+        .stages
+        .iter()
+        .zip(&report.stages)
+        .enumerate()
+        .map(|(i, (stage, figures))| {
+            let leading = vec![
+                (i + 1).to_string(),
+                level(plan, stage),
+                format_duration(measured(plan, i)),
+            ];
+            (leading, figures)
+        });
+    table(&[("stage", 6), ("level", 14), ("time", 5)], rows)
+}
+
+/// One line per part of a mix: its name and its figures over the whole run.
+fn part_table(report: &Report) -> String {
+    let width = report
+        .parts
+        .iter()
+        .map(String::len)
+        .max()
+        .unwrap_or(0)
+        .max(7);
+    let rows = report
+        .parts
+        .iter()
+        .zip(&report.total.parts)
+        .map(|(name, figures)| (vec![name.clone()], figures));
+    table(&[("request", width)], rows)
+}
+
+/// A table of figures: the `leading` columns (a name and a width each) of each row, then
+/// its requests, errors, throughput and latency p50, p90, p99 and max.
+fn table<'a>(
+    leading: &[(&str, usize)],
+    rows: impl Iterator<Item = (Vec<String>, &'a Figures)>,
+) -> String {
+    const FIGURES: [(&str, usize); 7] = [
+        ("requests", 9),
+        ("errors", 7),
+        ("throughput", 11),
+        ("p50", 8),
+        ("p90", 8),
+        ("p99", 8),
+        ("max", 0),
     ];
-    let row = |cells: [String; 10]| {
-        let [
-            stage,
-            level,
-            time,
-            requests,
-            errors,
-            throughput,
-            p50,
-            p90,
-            p99,
-            max,
-        ] = cells;
-        format!(
-            "{stage:<6} {level:<14} {time:<5} {requests:<9} {errors:<7} {throughput:<11} {p50:<8} {p90:<8} {p99:<8} {max}"
-        )
+    let widths: Vec<usize> = leading.iter().chain(&FIGURES).map(|c| c.1).collect();
+    let line = |cells: Vec<String>| {
+        let cells: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        cells.join(" ")
     };
-    let throughput = FigureRef {
-        metric: find_metric("throughput").expect("throughput is a registered metric"),
-        stat: None,
-    };
-    let header = [
-        "stage",
-        "level",
-        "time",
-        "requests",
-        "errors",
-        "throughput",
-        "p50",
-        "p90",
-        "p99",
-        "max",
-    ];
-    let mut lines = vec![row(header.map(String::from))];
-    for (i, (stage, figures)) in plan.stages.iter().zip(&report.stages).enumerate() {
-        let shown = |figure: FigureRef| {
-            verdict::value(figures, figure).map_or("-".into(), |v| format_value(v, figure.unit()))
-        };
-        let [p50, p90, p99, max] = columns.map(shown);
-        lines.push(row([
-            (i + 1).to_string(),
-            level(plan, stage),
-            format_duration(measured(plan, i)),
-            figures.tally.requests().to_string(),
-            figures.tally.error_count().to_string(),
-            shown(throughput),
-            p50,
-            p90,
-            p99,
-            max,
-        ]));
+    let header = leading
+        .iter()
+        .chain(&FIGURES)
+        .map(|c| c.0.to_string())
+        .collect();
+    let mut lines = vec![line(header)];
+    for (mut cells, figures) in rows {
+        cells.extend(figure_cells(figures));
+        lines.push(line(cells));
     }
     lines.join("\n")
+}
+
+/// A row's figures: requests, errors, throughput, latency p50, p90, p99 and max.
+fn figure_cells(figures: &Figures) -> [String; 7] {
+    let figure = |name, stat| FigureRef {
+        metric: find_metric(name).expect("sla figures are registered metrics"),
+        stat,
+    };
+    let shown = |figure: FigureRef| {
+        verdict::value(figures, figure).map_or("-".into(), |v| format_value(v, figure.unit()))
+    };
+    let [p50, p90, p99, max] =
+        [Stat::P50, Stat::P90, Stat::P99, Stat::Max].map(|s| shown(figure("latency", Some(s))));
+    [
+        figures.tally.requests().to_string(),
+        figures.tally.error_count().to_string(),
+        shown(figure("throughput", None)),
+        p50,
+        p90,
+        p99,
+        max,
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::Arrival;
+    use rstest::rstest;
+    use std::time::Duration;
+
+    fn ladder() -> Plan {
+        let stage = |level, seconds, ramp: bool| Stage {
+            level,
+            duration: Duration::from_secs(seconds),
+            ramp: Duration::from_secs(if ramp { seconds } else { 0 }),
+        };
+        Plan {
+            model: Model::Closed {
+                think: Duration::ZERO,
+            },
+            stages: vec![stage(1.0, 3, false), stage(4.0, 10, true)],
+            warmup: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            time_limit: Duration::from_secs(20),
+            max_requests: None,
+        }
+    }
+
+    #[rstest]
+    #[case(Phase::Warmup, "warmup 1s (not measured)")]
+    #[case(Phase::Stage(0), "stage 1 of 2: 1 user for 2s")]
+    #[case(Phase::Stage(1), "stage 2 of 2: ramp to 4 users for 10s")]
+    fn each_phase_is_announced_with_what_it_measures(#[case] phase: Phase, #[case] said: &str) {
+        assert_eq!(announcement(&ladder(), phase), said);
+    }
+
+    #[test]
+    fn tables_line_up_their_columns() {
+        let plan = Plan {
+            model: Model::Open {
+                arrival: Arrival::Constant,
+                max_in_flight: 1,
+            },
+            ..ladder()
+        };
+        let table = table(
+            &[("stage", 6), ("level", 14)],
+            [(
+                vec!["1".into(), level(&plan, &plan.stages[1])],
+                &Figures::default(),
+            )]
+            .into_iter(),
+        );
+        assert_eq!(
+            table,
+            "stage  level          requests  errors  throughput  p50      p90      p99      max\n\
+             1      ramp to 4/s    0         0       -           -        -        -        -"
+        );
+    }
 }

@@ -2,13 +2,14 @@
 //! so never on a tokio worker) with the check's request.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 
 use super::request::{self, LoadRequest};
 use crate::catalog::case::SlaSpec;
-use crate::load::{self, ErrorKind, Report, SoFar};
+use crate::load::{self, ErrorKind, Event, Report};
 use crate::target::Redactor;
 
 /// What a finished run gives: the engine's report, and the first message of each kind of
@@ -18,13 +19,13 @@ pub struct Ran {
     pub examples: BTreeMap<ErrorKind, String>,
 }
 
-/// The running engine, whose error is in words; or why it could not start. `watch` sees
-/// the run so far at every interval (the live line on a terminal); `redactor` masks what
-/// a judged answer quotes.
+/// The running engine, whose error is in words; or why it could not start. `watch` is told
+/// as each phase starts and each interval closes, and may stop the run (see
+/// [`load::run_watched`]); `redactor` masks what a judged answer quotes.
 pub fn engine(
     spec: &Arc<SlaSpec>,
     redactor: &Redactor,
-    watch: impl FnMut(&SoFar<'_>) + Send + 'static,
+    watch: impl FnMut(Event<'_>) -> ControlFlow<()> + Send + 'static,
 ) -> Result<JoinHandle<Result<Ran, String>>, String> {
     let spec = spec.clone();
     let redactor = redactor.clone();

@@ -1,14 +1,61 @@
 //! What a load run's figures say, as pure functions of the engine's [`Report`]: the
-//! figures under the registry's names, the thresholds judged on the whole run or on their
-//! stage, and for a ladder the highest stage the server sustained.
+//! figures under the registry's names (a mix's part's with `{name}` after them, a stage's
+//! with `@N`), the thresholds judged on the whole run, their stage and their part, the
+//! thresholds already lost while the run goes (`abort_on_fail`), and for a ladder the
+//! highest stage the server sustained.
+
+use std::time::Duration;
 
 use crate::judge::threshold::judge_threshold;
 use crate::judge::{Cause, Violation};
 use hdrhistogram::Histogram;
 
-use crate::load::{Figures, Report};
+use crate::load::{Figures, Plan, Report, SoFar};
 use crate::metric::{Figure, FigureRef, Stat, find_metric};
 use crate::scenario::sla::{LOAD_STATS, SlaThreshold};
+
+/// The figures a threshold can be judged on: those of a finished run, or of the run so
+/// far.
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a> {
+    pub total: &'a Figures,
+    /// One per stage of the plan.
+    pub stages: &'a [Figures],
+    /// The names of a mix's parts, in the order of each [`Figures::parts`].
+    pub parts: &'a [String],
+}
+
+impl<'a> View<'a> {
+    pub fn of(report: &'a Report) -> View<'a> {
+        View {
+            total: &report.total,
+            stages: &report.stages,
+            parts: &report.parts,
+        }
+    }
+
+    pub fn so_far(so_far: &'a SoFar<'a>) -> View<'a> {
+        View {
+            total: so_far.total,
+            stages: so_far.stages,
+            parts: so_far.parts,
+        }
+    }
+
+    /// The figures a threshold reads: of its stage (the run's when it names none), and of
+    /// its part of the mix (every request's when it names none). `None` for a stage or
+    /// part the run does not have.
+    fn figures(&self, threshold: &SlaThreshold) -> Option<&'a Figures> {
+        let figures = match threshold.stage {
+            None => self.total,
+            Some(n) => self.stages.get(n.checked_sub(1)?)?,
+        };
+        match &threshold.scope {
+            None => Some(figures),
+            Some(name) => figures.part(self.parts, name),
+        }
+    }
+}
 
 /// The durations an sla case reports with [`LOAD_STATS`]: latency for every request,
 /// the others for generations.
@@ -70,6 +117,50 @@ fn statistic(histogram: &Histogram<u64>, stat: Stat) -> Option<f64> {
 /// request's; `late` and `dropped` are an open loop's (a closed loop sends nothing on a
 /// schedule).
 pub fn figures(total: &Figures, open: bool) -> Vec<Figure> {
+    named(total, open, "")
+}
+
+/// The figures a record carries: the whole run's (see [`figures`]); each part's of a mix
+/// of more than one request, the same set named `latency.p99{search}` (a mix of one would
+/// repeat the run's); and, for more than one stage, each stage's latency p50, p99 and max,
+/// throughput and error rate, named `latency.p99@2`.
+pub fn record_figures(report: &Report, open: bool) -> Vec<Figure> {
+    let mut all = figures(&report.total, open);
+    if report.parts.len() > 1 {
+        for (name, part) in report.parts.iter().zip(&report.total.parts) {
+            all.extend(named(part, open, &format!("{{{name}}}")));
+        }
+    }
+    if report.stages.len() > 1 {
+        let latency = |stat| FigureRef {
+            metric: find_metric("latency").expect("latency is a registered metric"),
+            stat: Some(stat),
+        };
+        let whole = |name| FigureRef {
+            metric: find_metric(name).expect("sla figures are registered metrics"),
+            stat: None,
+        };
+        let staged = [
+            latency(Stat::P50),
+            latency(Stat::P99),
+            latency(Stat::Max),
+            whole("throughput"),
+            whole("error_rate"),
+        ];
+        for (i, stage) in report.stages.iter().enumerate() {
+            all.extend(staged.iter().filter_map(|figure| {
+                Some(Figure::new(
+                    format!("{figure}@{}", i + 1),
+                    value(stage, *figure)?,
+                ))
+            }));
+        }
+    }
+    all
+}
+
+/// [`figures`] with `suffix` after each name.
+fn named(total: &Figures, open: bool, suffix: &str) -> Vec<Figure> {
     let metric = |name| find_metric(name).expect("sla figures are registered metrics");
     let durations = DURATIONS.iter().flat_map(|name| {
         LOAD_STATS.iter().map(|stat| FigureRef {
@@ -95,43 +186,102 @@ pub fn figures(total: &Figures, open: bool) -> Vec<Figure> {
     });
     durations
         .chain(run)
-        .filter_map(|figure| Some(Figure::new(figure.to_string(), value(total, figure)?)))
+        .filter_map(|figure| {
+            Some(Figure::new(
+                format!("{figure}{suffix}"),
+                value(total, figure)?,
+            ))
+        })
         .collect()
 }
 
-/// Every threshold judged on its stage's figures (the whole run's when it names none),
-/// placed where it is written; and failed requests, unless an `error_rate` threshold says
-/// how many may fail.
+/// Every threshold judged on its stage's and part's figures (the whole run's and every
+/// request's when it names none), placed where it is written; and failed requests,
+/// unless an `error_rate` threshold says how many may fail.
 pub fn judge(report: &Report, thresholds: &[SlaThreshold]) -> Vec<Violation> {
+    let view = View::of(report);
     let mut violations: Vec<Violation> = thresholds
         .iter()
-        .filter_map(|t| {
-            let figures = match t.stage {
-                None => Some(&report.total),
-                Some(n) => report.stages.get(n - 1),
-            };
-            judged(t, figures)
-        })
+        .filter_map(|t| judged(t, view.figures(t)))
         .collect();
     violations.extend(unallowed_errors(&report.total, thresholds));
     violations
 }
 
+/// A threshold lost while the run goes, and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lost {
+    /// Since the start of the run: the end of the interval it was judged after.
+    pub at: Duration,
+    pub violations: Vec<Violation>,
+}
+
+impl Lost {
+    /// `aborted at 12s: latency.p99 = 40ms, not < 10ms; ...`
+    pub fn detail(&self) -> String {
+        let lost: Vec<String> = self
+            .violations
+            .iter()
+            .map(|v| format!("{} = {}, not {}", v.what, v.observed, v.expected))
+            .collect();
+        format!(
+            "aborted at {}: {}",
+            crate::text::format_duration(self.at),
+            lost.join("; ")
+        )
+    }
+}
+
+/// The thresholds already lost on the run so far, as k6's `abortOnFail` judges them: each
+/// of the whole run on the figures so far, and each of a stage once that stage has ended
+/// (by `at`, since the run's start). A threshold with no value yet (nothing answered) is
+/// not lost. Failed requests without an `error_rate` threshold do not stop a run: they
+/// fail it at the end.
+pub fn lost(
+    view: View<'_>,
+    plan: &Plan,
+    thresholds: &[SlaThreshold],
+    at: Duration,
+) -> Vec<Violation> {
+    let ended = |stage: usize| {
+        let end: Duration = plan.stages.iter().take(stage).map(|s| s.duration).sum();
+        end <= at
+    };
+    thresholds
+        .iter()
+        .filter(|t| t.stage.is_none_or(ended))
+        .filter_map(|t| {
+            let observed = view.figures(t).and_then(|f| value(f, t.figure))?;
+            judged_value(t, Some(observed))
+        })
+        .collect()
+}
+
 /// Whether stage `index` (from 0) met every threshold that applies to it: those of the
-/// whole run, read on this stage's figures, and those written for this stage.
+/// whole run, read on this stage's figures, and those written for this stage; each on its
+/// part when it names one.
 pub fn stage_met(report: &Report, thresholds: &[SlaThreshold], index: usize) -> bool {
     let Some(figures) = report.stages.get(index) else {
         return false;
     };
+    let view = View::of(report);
     let applies = thresholds
         .iter()
         .filter(|t| t.stage.is_none_or(|n| n == index + 1));
-    applies.clone().all(|t| judged(t, Some(figures)).is_none())
-        && unallowed_errors(figures, thresholds).is_none()
+    applies.clone().all(|t| {
+        let on_stage = SlaThreshold {
+            stage: Some(index + 1),
+            ..t.clone()
+        };
+        judged(t, view.figures(&on_stage)).is_none()
+    }) && unallowed_errors(figures, thresholds).is_none()
 }
 
 fn judged(threshold: &SlaThreshold, figures: Option<&Figures>) -> Option<Violation> {
-    let observed = figures.and_then(|f| value(f, threshold.figure));
+    judged_value(threshold, figures.and_then(|f| value(f, threshold.figure)))
+}
+
+fn judged_value(threshold: &SlaThreshold, observed: Option<f64>) -> Option<Violation> {
     judge_threshold(&key(threshold), &threshold.threshold, observed)
         .map(|v| v.at(threshold.span.clone()))
 }
@@ -218,6 +368,7 @@ mod tests {
         Figures {
             tally,
             elapsed: Duration::from_secs(seconds),
+            parts: Vec::new(),
         }
     }
 
@@ -230,11 +381,13 @@ mod tests {
         Report {
             started: SystemTime::UNIX_EPOCH,
             intervals: Vec::new(),
+            parts: Vec::new(),
             stages,
             total,
             unfinished: 0,
             open_files: None,
             warnings: Vec::new(),
+            aborted: None,
         }
     }
 
@@ -282,6 +435,7 @@ mod tests {
         Figures {
             tally,
             elapsed: Duration::from_secs(2),
+            parts: Vec::new(),
         }
     }
 
@@ -393,6 +547,220 @@ mod tests {
         ];
         let met: Vec<bool> = (0..4).map(|i| stage_met(&report, &thresholds, i)).collect();
         assert_eq!(met, [true, false, true, false]);
+    }
+
+    /// Two stages of a mix: `search` answers in 10 ms then 50 ms, `chat` in 100 ms both
+    /// times; the stages together, as the engine adds them.
+    fn mixed() -> Report {
+        let stage = |search_ms: u64| {
+            let search = figures(&[search_ms, search_ms], &[], 1);
+            let chat = figures(&[100], &[], 1);
+            let mut tally = search.tally.clone();
+            tally.add(&chat.tally);
+            Figures {
+                tally,
+                elapsed: Duration::from_secs(1),
+                parts: vec![search, chat],
+            }
+        };
+        let stages = vec![stage(10), stage(50)];
+        let mut total = Figures {
+            parts: vec![Figures::default(), Figures::default()],
+            ..Figures::default()
+        };
+        for stage in &stages {
+            total.tally.add(&stage.tally);
+            total.elapsed += stage.elapsed;
+            for (mine, theirs) in total.parts.iter_mut().zip(&stage.parts) {
+                mine.tally.add(&theirs.tally);
+                mine.elapsed += theirs.elapsed;
+            }
+        }
+        Report {
+            parts: vec!["search".into(), "chat".into()],
+            ..report(stages)
+        }
+        .with_total(total)
+    }
+
+    impl Report {
+        fn with_total(mut self, total: Figures) -> Report {
+            self.total = total;
+            self
+        }
+    }
+
+    fn scoped(figure: &str, scope: &str, stage: Option<usize>, text: &str) -> SlaThreshold {
+        SlaThreshold {
+            scope: Some(scope.to_string()),
+            ..threshold(figure, stage, text, 0)
+        }
+    }
+
+    #[rstest]
+    #[case::part_of_the_run(
+        scoped("latency.max", "search", None, "< 40ms"),
+        Some("latency.max{search}: expected < 40ms, observed 50.01ms")
+    )]
+    #[case::other_part(scoped("latency.max", "chat", None, "< 150ms"), None)]
+    #[case::part_of_a_stage_met(scoped("latency.max", "search", Some(1), "< 40ms"), None)]
+    #[case::part_of_a_stage_lost(
+        scoped("latency.p50", "search", Some(2), "< 40ms"),
+        Some("latency.p50{search}@2: expected < 40ms, observed 50.01ms")
+    )]
+    #[case::count_of_a_part(
+        scoped("throughput", "chat", Some(2), ">= 2"),
+        Some("throughput{chat}@2: expected >= 2, observed 1")
+    )]
+    #[case::every_request(
+        threshold("latency.max", None, "< 40ms", 0),
+        Some("latency.max: expected < 40ms, observed 100.03ms")
+    )]
+    #[case::no_such_part(
+        scoped("latency.max", "nope", None, "< 40ms"),
+        Some(
+            "latency.max{nope}: expected < 40ms, observed no value: this response does not produce it (see the metric definitions in the README)"
+        )
+    )]
+    fn a_scoped_threshold_reads_its_part_of_its_stage(
+        #[case] threshold: SlaThreshold,
+        #[case] expected: Option<&str>,
+    ) {
+        let violations = judge(&mixed(), &[threshold]);
+        let text = violations.first().map(ToString::to_string);
+        assert_eq!(text.as_deref(), expected);
+    }
+
+    #[test]
+    fn a_ladder_judges_a_scoped_run_threshold_on_each_stage_part() {
+        let thresholds = [scoped("latency.max", "search", None, "< 40ms")];
+        let met: Vec<bool> = (0..2)
+            .map(|i| stage_met(&mixed(), &thresholds, i))
+            .collect();
+        assert_eq!(met, [true, false]);
+    }
+
+    /// The engine tallies no part of a mix of one: the run's figures are the part's.
+    #[test]
+    fn a_mix_of_one_request_is_judged_and_recorded_as_the_run() {
+        let mut report = mixed();
+        report.parts.truncate(1);
+        report.total.parts.clear();
+        for stage in &mut report.stages {
+            stage.parts.clear();
+        }
+        let names: Vec<String> = record_figures(&report, false)
+            .into_iter()
+            .map(|f| f.name)
+            .collect();
+        assert!(names.iter().all(|n| !n.contains('{')), "{names:?}");
+        let violations = judge(
+            &report,
+            &[scoped("latency.max", "search", Some(1), "< 40ms")],
+        );
+        let text: Vec<String> = violations.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            ["latency.max{search}@1: expected < 40ms, observed 100.03ms"]
+        );
+    }
+
+    #[test]
+    fn records_name_each_parts_figures_and_each_stages_main_ones() {
+        let names: Vec<String> = record_figures(&mixed(), false)
+            .into_iter()
+            .map(|f| f.name)
+            .collect();
+        let has = |name: &str| names.iter().any(|n| n == name);
+        for name in [
+            "latency.p99",
+            "latency.p99{search}",
+            "latency.p99.9{chat}",
+            "error_rate{chat}",
+            "throughput{search}",
+            "latency.p50@1",
+            "latency.p99@2",
+            "latency.max@2",
+            "throughput@1",
+            "error_rate@2",
+        ] {
+            assert!(has(name), "{name} not in {names:?}");
+        }
+        assert!(!has("latency.p90@1") && !has("latency.p99{search}@1"));
+        assert_eq!(names.len(), 3 * 10 + 2 * 5);
+        let unit = |name: &str| {
+            record_figures(&mixed(), false)
+                .into_iter()
+                .find(|f| f.name == name)
+                .unwrap()
+                .unit
+        };
+        assert_eq!(unit("latency.p99{search}"), crate::metric::Unit::Duration);
+        assert_eq!(unit("error_rate@2"), crate::metric::Unit::Ratio);
+    }
+
+    fn plan(seconds: &[u64]) -> Plan {
+        use crate::load::{Arrival, Model, Stage};
+        Plan {
+            model: Model::Open {
+                arrival: Arrival::Constant,
+                max_in_flight: 1,
+            },
+            stages: seconds
+                .iter()
+                .map(|s| Stage {
+                    level: 1.0,
+                    duration: Duration::from_secs(*s),
+                    ramp: Duration::ZERO,
+                })
+                .collect(),
+            warmup: Duration::ZERO,
+            timeout: Duration::from_secs(1),
+            time_limit: Duration::from_secs(60),
+            max_requests: None,
+        }
+    }
+
+    #[rstest]
+    #[case::run_threshold_lost_so_far(threshold("latency.max", None, "< 60ms", 0), 1, &["latency.max"])]
+    #[case::run_threshold_kept(threshold("latency.max", None, "< 200ms", 0), 1, &[])]
+    #[case::stage_not_ended(threshold("latency.p50", Some(2), "< 20ms", 0), 1, &[])]
+    #[case::stage_ended(threshold("latency.p50", Some(2), "< 20ms", 0), 2, &["latency.p50@2"])]
+    #[case::part(scoped("latency.max", "search", None, "< 20ms"), 1, &["latency.max{search}"])]
+    #[case::no_value_yet(threshold("ttft.p50", None, "< 1ms", 0), 2, &[])]
+    fn lost_thresholds_are_those_of_the_run_so_far_and_of_ended_stages(
+        #[case] threshold: SlaThreshold,
+        #[case] at_s: u64,
+        #[case] expected: &[&str],
+    ) {
+        let report = mixed();
+        let lost = lost(
+            View::of(&report),
+            &plan(&[1, 1, 1]),
+            &[threshold],
+            Duration::from_secs(at_s),
+        );
+        let what: Vec<&str> = lost.iter().map(|v| v.what.as_str()).collect();
+        assert_eq!(what, expected);
+    }
+
+    #[test]
+    fn an_abort_says_when_and_what() {
+        let report = mixed();
+        let violations = lost(
+            View::of(&report),
+            &plan(&[30]),
+            &[threshold("latency.p99", None, "< 10ms", 0)],
+            Duration::from_secs(12),
+        );
+        let lost = Lost {
+            at: Duration::from_secs(12),
+            violations,
+        };
+        assert_eq!(
+            lost.detail(),
+            "aborted at 12s: latency.p99 = 100.03ms, not < 10ms"
+        );
     }
 
     #[rstest]

@@ -464,8 +464,8 @@ fn the_readme_example_parses() {
         .collect();
     assert_eq!(stages, [1, 1, 2]);
     let ladder = doc.sla[2].get_ref();
-    assert_eq!(ladder.mix().len(), 2);
-    assert_eq!(ladder.thresholds().unwrap().len(), 2);
+    assert_eq!(ladder.mix().len(), 3);
+    assert_eq!(ladder.thresholds().unwrap().len(), 3);
 }
 
 #[test]
