@@ -493,3 +493,48 @@ fn a_ladder_records_each_stages_figures_and_judges_a_stage_threshold_on_it() {
     assert!(junit.contains("latency.p50@1 = 5."), "{junit}");
     assert!(junit.contains("error_rate@2 = 0%"), "{junit}");
 }
+
+/// A mix against real nginx: three `/search` requests to every `/broken` one (which nginx
+/// answers 503), at 200/s for 2 s. The requests are dealt in exact proportions, each part
+/// has its own figures beside the run's, and a threshold scoped to one part is judged on
+/// that part alone and placed where it is written.
+#[test]
+fn a_mix_sends_its_parts_in_proportion_and_judges_each_on_its_own_figures() {
+    let _serial = serial();
+    let nginx = Nginx::start(
+        r#"location = /search { default_type application/json; return 200 '{"hits":3}'; }
+           location = /broken { return 503 'busy'; }"#,
+    );
+    let (ws, run) = run_sla(
+        &nginx.url(),
+        "",
+        "load = { rate = 200, duration = \"2s\" }\n\
+         thresholds = { \"error_rate{search}\" = \"== 0%\", \"error_rate{broken}\" = \"== 0%\", error_rate = \"< 30%\" }\n\
+         [[sla.requests]]\nname = \"search\"\nweight = 3\nget = \"/search\"\n\
+         expect = { status = 200, json = { \"/hits\" = { equals = 3 } } }\n\
+         [[sla.requests]]\nname = \"broken\"\nweight = 1\nget = \"/broken\"\n",
+    );
+    run.assert_outcome(CASE, "FAILED");
+    // 400 requests due: 300 searches and 100 broken ones, exactly.
+    assert_eq!(run.figure(CASE, "error_rate"), 0.25);
+    assert_eq!(run.figure(CASE, "error_rate{search}"), 0.0);
+    assert_eq!(run.figure(CASE, "error_rate{broken}"), 1.0);
+    let searches = run.figure(CASE, "throughput{search}");
+    assert!((145.0..=155.0).contains(&searches), "{searches}/s");
+    // Only the broken part's threshold failed, at its value on line 8.
+    let junit = ws.read_out("junit.xml");
+    assert!(junit.contains("x.toml:8:71: error_rate{broken}"), "{junit}");
+    assert!(
+        junit.contains("error_rate{broken}: expected == 0%"),
+        "{junit}"
+    );
+    assert!(!junit.contains("error_rate{search}: expected"), "{junit}");
+    assert!(
+        junit.contains("first http 503 error: broken: GET /broken"),
+        "{junit}"
+    );
+    let hlog = ws.read_out("samples/sla__x__ok.hlog");
+    assert!(hlog.contains("Tag=latency{search},"), "{hlog}");
+    // A failed request has no latency: the broken part has no histogram to log.
+    assert!(!hlog.contains("Tag=latency{broken},"), "{hlog}");
+}

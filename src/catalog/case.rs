@@ -104,18 +104,28 @@ pub enum RepeatedRequest {
     Model(InferenceSpec),
 }
 
-/// An sla check compiled for running: what its one request sends, and the load as the
-/// engine runs it.
+/// An sla check compiled for running: what its requests send, and the load as the engine
+/// runs it.
 pub struct SlaSpec {
-    /// What messages call the request: `GET /health`, `POST /v1/chat/completions`.
+    /// What messages call the request: `GET /health`, `POST /v1/chat/completions`, or for a
+    /// mix each named request with its share.
     pub request: String,
-    /// The request, built for the engine.
-    pub sends: SlaRequest,
+    /// The requests, built for the engine: one, or the parts of a mix, each with its name
+    /// and weight.
+    pub sends: Vec<SlaPart>,
     pub plan: Plan,
     /// The thresholds, in the order of the file.
     pub thresholds: Vec<SlaThreshold>,
     /// Stop the run at the first threshold lost on the figures so far.
     pub abort_on_fail: bool,
+}
+
+/// One request of an sla check with its name (the check's own for a single request) and
+/// weight (its share of a mix is its weight over the sum).
+pub struct SlaPart {
+    pub name: String,
+    pub weight: u64,
+    pub request: SlaRequest,
 }
 
 /// The request an sla check sends again and again, built as its own kind builds it, so a

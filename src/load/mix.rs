@@ -71,6 +71,12 @@ impl<R> Mix<R> {
         })
     }
 
+    /// The requests of the mix, in the order of its parts: what a run leaves of them (a
+    /// request may keep what it met, such as why requests failed).
+    pub fn into_requests(self) -> Vec<R> {
+        self.requests
+    }
+
     /// The part of the run's `n`-th request (from 0).
     pub fn part_of(&self, n: u64) -> usize {
         self.cycle[(n % self.cycle.len() as u64) as usize] as usize

@@ -1,8 +1,9 @@
-//! An `[[sla]]` check becomes one case when this perfcase can run its load: its one
-//! request built as its own kind builds it (`[[smoke]]` for HTTP, `[[inference]]` for a
-//! model), so a load sends and judges what that kind would. A plain GET on an `http://`
-//! target, with nothing to judge but its status, goes to the engine's lean client
-//! ([`HttpGet`], the fast path); any other request to a client of the target's settings.
+//! An `[[sla]]` check becomes one case when this perfcase can run its load: its request,
+//! or each request of its mix with its name and weight, built as its own kind builds it
+//! (`[[smoke]]` for HTTP, `[[inference]]` for a model), so a load sends and judges what
+//! that kind would. A plain GET on an `http://` target sent alone, with nothing to judge
+//! but its status, goes to the engine's lean client ([`HttpGet`], the fast path); any other
+//! request to a client of the target's settings, which the parts of a mix share.
 //! Anything else is a load error at the check that says what is not run yet, so a file
 //! never passes without a check it asks for.
 //!
@@ -15,7 +16,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::{FileScope, inference, smoke};
-use crate::catalog::case::{Case, SlaRequest, SlaSpec, Spec};
+use crate::catalog::case::{Case, SlaPart, SlaRequest, SlaSpec, Spec};
 use crate::load::plan::{Arrival, Model, Plan, Stage};
 use crate::scenario::request::Measured;
 use crate::scenario::sla::{self, LoadModel, LoadPlan, Slo};
@@ -40,7 +41,7 @@ pub fn expand(scope: &FileScope<'_>, spanned: Spanned<SlaCheck>) -> Result<Case,
         .map_err(|_| at("its load is not valid".into()))?;
     runnable(&check, &load).map_err(|missing| {
         at(format!(
-            "not run yet: {}; this perfcase runs an sla check of one request of any kind (HTTP, a generation or embeddings); change the check, or keep it in a file outside the scenario folder",
+            "not run yet: {}; this perfcase runs an sla check of one request or a mix of requests of any kind (HTTP, a generation or embeddings); change the check, or keep it in a file outside the scenario folder",
             missing.join("; ")
         ))
     })?;
@@ -49,14 +50,43 @@ pub fn expand(scope: &FileScope<'_>, spanned: Spanned<SlaCheck>) -> Result<Case,
         .map_err(|_| at("its thresholds are not valid".into()))?;
     let slo = check.slo();
     let abort_on_fail = check.abort_on_fail();
-    let request = check
-        .into_single()
-        .ok_or_else(|| at("not run yet: a mix of requests".into()))?;
-    let built = build(scope, request, slo, &span)?;
+    let mix = check.into_mix();
+    // A request of a mix shares its worker's client with the others, so only a request
+    // sent alone takes the lean client.
+    let alone = mix.len() == 1;
+    let mut parts = Vec::with_capacity(mix.len());
+    let mut described = Vec::with_capacity(mix.len());
+    let mut timeout = Duration::ZERO;
+    let total: u64 = mix.iter().map(|(_, weight, _)| u64::from(*weight)).sum();
+    for (part, weight, request) in mix {
+        let built = build(scope, request, slo, alone, &span)?;
+        timeout = timeout.max(built.timeout);
+        described.push(if alone {
+            built.described
+        } else {
+            let share = 100.0 * f64::from(weight) / total as f64;
+            let share = if share.fract() == 0.0 {
+                format!("{share}%")
+            } else {
+                format!("{share:.1}%")
+            };
+            format!("{part} ({share}: {})", built.described)
+        });
+        parts.push(SlaPart {
+            name: part,
+            weight: weight.into(),
+            request: built.sends,
+        });
+    }
+    let request = if alone {
+        described.remove(0)
+    } else {
+        format!("a mix of {}", described.join(", "))
+    };
     let spec = SlaSpec {
-        request: built.described,
-        sends: built.sends,
-        plan: plan(&load, built.timeout).map_err(|e| at(e.to_string()))?,
+        request,
+        sends: parts,
+        plan: plan(&load, timeout).map_err(|e| at(e.to_string()))?,
         thresholds,
         abort_on_fail,
     };
@@ -79,16 +109,17 @@ struct Built {
 }
 
 /// The request built as its kind builds it; errors are placed at `span`, the check. An
-/// HTTP request that the lean client can send goes to it.
+/// HTTP request sent `alone` that the lean client can send goes to it.
 fn build(
     scope: &FileScope<'_>,
     request: CheckRequest,
     slo: Option<Slo>,
+    alone: bool,
     span: &Range<usize>,
 ) -> Result<Built, String> {
     let target = scope.target.clone();
     match request {
-        CheckRequest::Http(http) if lean(&http, scope.target) => Ok(Built {
+        CheckRequest::Http(http) if alone && lean(&http, scope.target) => Ok(Built {
             described: format!("GET {}", http.request_path()),
             sends: SlaRequest::Get {
                 url: url(scope.target, &http),
@@ -139,13 +170,12 @@ fn lean(http: &SmokeCheck, target: &Target) -> bool {
 /// Every part of the check this perfcase does not run yet; none when it runs it.
 fn runnable(check: &SlaCheck, load: &LoadPlan) -> Result<(), Vec<&'static str>> {
     let mut missing = Vec::new();
-    match check.single() {
-        None => missing.push("a mix of requests ([[sla.requests]])"),
-        Some(request) => {
-            if request.measured() == Measured::Embeddings && check.slo().is_some() {
-                missing.push("an slo on an embeddings request (goodput counts generations)");
-            }
-        }
+    let embeds = check
+        .mix()
+        .iter()
+        .any(|(_, _, request)| request.measured() == Measured::Embeddings);
+    if embeds && check.slo().is_some() {
+        missing.push("an slo on an embeddings request (goodput counts generations)");
     }
     missing.extend(unrun_ramps(load));
     if missing.is_empty() {
@@ -281,7 +311,7 @@ mod tests {
              thresholds = { \"latency.p99@2\" = \"< 1s\", error_rate = \"< 1%\" }\n",
         );
         assert!(
-            matches!(&spec.sends, SlaRequest::Get { url } if url == "http://127.0.0.1:1/api/health?a=1+2")
+            matches!(&spec.sends[0].request, SlaRequest::Get { url } if url == "http://127.0.0.1:1/api/health?a=1+2")
         );
         assert_eq!(spec.request, "GET /health");
         let plan = &spec.plan;
@@ -330,14 +360,9 @@ mod tests {
         );
     }
 
-    const NOT_RUN: &str = "; this perfcase runs an sla check of one request of any kind (HTTP, a generation or embeddings); change the check, or keep it in a file outside the scenario folder";
+    const NOT_RUN: &str = "; this perfcase runs an sla check of one request or a mix of requests of any kind (HTTP, a generation or embeddings); change the check, or keep it in a file outside the scenario folder";
 
     #[rstest]
-    #[case::mix(
-        HEAD,
-        "[[sla.requests]]\nname = \"a\"\nget = \"/\"\nweight = 1\n",
-        "a mix of requests ([[sla.requests]])"
-    )]
     #[case::embeddings_slo(
         OPENAI,
         "model = \"m\"\ninput = \"p\"\nslo = { latency = \"< 1s\" }\n",
@@ -367,12 +392,50 @@ mod tests {
         );
     }
 
+    /// A mix is sent as its parts, named and weighted as written, each by a client of the
+    /// target's settings (one per worker, shared by the parts); the case's request names
+    /// each part with its share.
+    #[test]
+    fn a_mix_becomes_its_named_weighted_parts() {
+        let spec = spec(&format!(
+            "{LOAD}[[sla.requests]]\nname = \"search\"\nweight = 3\nget = \"/search\"\n\
+             [[sla.requests]]\nname = \"home\"\nweight = 1\nget = \"/\"\ntimeout = \"7s\"\n"
+        ));
+        let parts: Vec<(&str, u64)> = spec
+            .sends
+            .iter()
+            .map(|part| (part.name.as_str(), part.weight))
+            .collect();
+        assert_eq!(parts, [("search", 3), ("home", 1)]);
+        assert!(
+            spec.sends
+                .iter()
+                .all(|part| matches!(part.request, SlaRequest::Http { .. }))
+        );
+        assert_eq!(
+            spec.request,
+            "a mix of search (75%: GET /search), home (25%: GET /)"
+        );
+        // The engine gives up on a request at the longest timeout of the parts.
+        assert_eq!(spec.plan.timeout, secs(7.0));
+    }
+
+    #[test]
+    fn a_mix_of_one_is_sent_as_one_request() {
+        let spec = spec(&format!(
+            "{LOAD}[[sla.requests]]\nname = \"a\"\nweight = 2\nget = \"/\"\n"
+        ));
+        assert_eq!(spec.sends.len(), 1);
+        assert!(matches!(spec.sends[0].request, SlaRequest::Get { .. }));
+        assert_eq!(spec.request, "GET /");
+    }
+
     const OPENAI: &str = "[target]\nbase_url = \"https://127.0.0.1:1/x\"\napi = \"openai\"\nheaders = { X-Key = \"k\" }\n";
 
     /// What an sla check's request becomes, in words: `get`, `http`, `generation`,
     /// `streamed generation`, `embeddings`.
     fn variant(spec: &SlaSpec) -> &'static str {
-        match &spec.sends {
+        match &spec.sends[0].request {
             SlaRequest::Get { .. } => "get",
             SlaRequest::Http { .. } => "http",
             SlaRequest::Model { spec, .. } => match &spec.request {
@@ -450,7 +513,7 @@ mod tests {
             "post = \"/q\"\njson = { a = 1 }\nheaders = { X-A = \"b\" }\nmax_body = \"1KiB\"\ntimeout = \"2s\"\n\
              expect = { status = 201, body_contains = \"ok\" }\nload = { rate = 10, duration = \"1s\" }\n",
         );
-        let SlaRequest::Http { spec: http, .. } = &spec.sends else {
+        let SlaRequest::Http { spec: http, .. } = &spec.sends[0].request else {
             panic!("not sent as HTTP")
         };
         assert_eq!(http.request.method.as_str(), "POST");
@@ -472,7 +535,7 @@ mod tests {
             target,
             spec: model,
             slo,
-        } = &spec.sends
+        } = &spec.sends[0].request
         else {
             panic!("not a model request")
         };

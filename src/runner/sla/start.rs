@@ -1,5 +1,5 @@
 //! The load engine started on a thread of its own (it blocks until the plan's time limit,
-//! so never on a tokio worker) with the check's request.
+//! so never on a tokio worker) with the check's request, or its mix of requests.
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 
 use super::request::{self, LoadRequest};
 use crate::catalog::case::SlaSpec;
-use crate::load::{self, ErrorKind, Event, Report};
+use crate::load::{self, ErrorKind, Event, Mix, Report, Request};
 use crate::target::Redactor;
 
 /// What a finished run gives: the engine's report, and the first message of each kind of
@@ -31,13 +31,52 @@ pub fn engine(
     let redactor = redactor.clone();
     Ok(tokio::task::spawn_blocking(move || {
         // Built here: a GET resolves its host name, which blocks.
-        let request = LoadRequest::new(&spec.sends, &redactor).map_err(|e| e.to_string())?;
-        let threads = load::default_threads();
-        let report =
-            load::run_watched(&spec.plan, threads, &request, watch).map_err(|e| e.to_string())?;
-        let mut examples = request.examples();
+        let requests = spec
+            .sends
+            .iter()
+            .map(|part| LoadRequest::new(&part.request, &redactor))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        let (report, mut examples) = if let [request] = requests.as_slice() {
+            (run(&spec, request, watch)?, request.examples())
+        } else {
+            let names = spec
+                .sends
+                .iter()
+                .map(|part| (part.name.clone(), part.weight));
+            let parts = names
+                .zip(requests)
+                .map(|((name, weight), request)| (name, weight, request))
+                .collect();
+            let mix = Mix::new(parts).map_err(|e| e.to_string())?;
+            let report = run(&spec, &mix, watch)?;
+            (report, mix_examples(&spec, mix.into_requests()))
+        };
         let failed = report.total.errors().keys().copied();
         request::engine_examples(&mut examples, failed, spec.plan.timeout);
         Ok(Ran { report, examples })
     }))
+}
+
+fn run<R: Request>(
+    spec: &SlaSpec,
+    request: &R,
+    watch: impl FnMut(Event<'_>) -> ControlFlow<()>,
+) -> Result<Report, String> {
+    let threads = load::default_threads();
+    load::run_watched(&spec.plan, threads, request, watch).map_err(|e| e.to_string())
+}
+
+/// The first message of each kind of failure over the parts of a mix, each said with the
+/// name of the request that failed: `search: GET /search: status: expected 200, ...`.
+fn mix_examples(spec: &SlaSpec, requests: Vec<LoadRequest<'_>>) -> BTreeMap<ErrorKind, String> {
+    let mut examples = BTreeMap::new();
+    for (part, request) in spec.sends.iter().zip(requests) {
+        for (kind, message) in request.examples() {
+            examples
+                .entry(kind)
+                .or_insert_with(|| format!("{}: {message}", part.name));
+        }
+    }
+    examples
 }

@@ -161,11 +161,20 @@ impl SlaCheck {
         }
     }
 
-    /// [`SlaCheck::single`] taken out of the check, to be built for sending.
-    pub fn into_single(self) -> Option<CheckRequest> {
+    /// [`SlaCheck::mix`] taken out of the check, to be built for sending: each request with
+    /// its name and weight (a single request: one, named after the check, of weight 1).
+    pub fn into_mix(self) -> Vec<(String, u32, CheckRequest)> {
         match self.requests {
-            Requests::One(request) => Some(request),
-            Requests::Mix(_) => None,
+            Requests::One(request) => vec![(self.name.into_inner(), 1, request)],
+            Requests::Mix(entries) => entries
+                .into_inner()
+                .into_iter()
+                .map(|entry| {
+                    let weight = *entry.weight.get_ref() as u32;
+                    let name = entry.request.name().get_ref().clone();
+                    (name, weight, entry.request)
+                })
+                .collect(),
         }
     }
 
