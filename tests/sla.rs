@@ -186,6 +186,12 @@ fn a_streamed_generation_under_4_users_measures_the_servers_pace() {
         tokens_per_s,
         "output_tokens_per_s",
     );
+    // Each request's decode rate: a token every TOKEN_GAP_MS after the first.
+    truth(
+        run.figure(CASE, "tokens_per_s.p50"),
+        1e3 / TOKEN_GAP_MS as f64,
+        "tokens_per_s.p50",
+    );
     let itl = run.figure(CASE, "itl.p50");
     assert!((0.019..0.022).contains(&itl), "itl.p50 {itl}");
     let tpot = run.figure(CASE, "tpot.p50");

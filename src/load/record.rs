@@ -46,6 +46,9 @@ pub struct Sample {
     pub itl: Option<Duration>,
     /// Decode time per output token after the first.
     pub tpot: Option<Duration>,
+    /// The decode rate the client saw, output tokens per second after the first token
+    /// (a streamed generation of more than one token).
+    pub tokens_per_s: Option<f64>,
     /// Output tokens; `None` for a request that generates none (plain HTTP).
     pub output_tokens: Option<u64>,
     /// Whether it met every SLO of its check; `None` when the check has none.
@@ -65,6 +68,9 @@ pub struct Generated {
     /// Each request's mean gap between tokens.
     pub itl: Histogram<u64>,
     pub tpot: Histogram<u64>,
+    /// Each request's decode rate, in thousandths of a token per second (see
+    /// [`RATE_SCALE`]).
+    pub tokens_per_s: Histogram<u64>,
     pub output_tokens: u64,
     /// Requests judged on SLOs, and those of them that met every one.
     pub judged: u64,
@@ -77,6 +83,7 @@ impl Default for Generated {
             ttft: histogram(),
             itl: histogram(),
             tpot: histogram(),
+            tokens_per_s: histogram(),
             output_tokens: 0,
             judged: 0,
             good: 0,
@@ -95,6 +102,9 @@ impl Generated {
                 record(histogram, value);
             }
         }
+        if let Some(rate) = sample.tokens_per_s {
+            record_rate(&mut self.tokens_per_s, rate);
+        }
         // A server's count: bounded by nothing but its word.
         self.output_tokens = self
             .output_tokens
@@ -110,6 +120,7 @@ impl Generated {
             (&mut self.ttft, &other.ttft),
             (&mut self.itl, &other.itl),
             (&mut self.tpot, &other.tpot),
+            (&mut self.tokens_per_s, &other.tokens_per_s),
         ] {
             mine.add(theirs)
                 .expect("histograms of one precision and range add");
@@ -118,6 +129,22 @@ impl Generated {
         self.judged += other.judged;
         self.good += other.good;
     }
+}
+
+/// A rate is recorded in thousandths of its unit, so the histogram's three significant
+/// figures hold for rates from 1 up (a decode rate of 12.3 tokens/s is 12,300) and rates
+/// down to 0.001 are kept at all; a rate above 3.6 million is recorded as that.
+pub const RATE_SCALE: f64 = 1000.0;
+
+/// Records a rate (see [`RATE_SCALE`]); a rate that is not a finite positive number (a
+/// server's nonsense) counts as 0.
+fn record_rate(histogram: &mut Histogram<u64>, rate: f64) {
+    let scaled = if rate.is_finite() && rate > 0.0 {
+        (rate * RATE_SCALE).round().min(HIGHEST_MICROS as f64) as u64
+    } else {
+        0
+    };
+    histogram.saturating_record(scaled);
 }
 
 /// Records a duration in microseconds, an hour at most.
@@ -358,6 +385,7 @@ mod tests {
             ttft: Some(Duration::from_millis(ttft_ms)),
             itl: Some(Duration::from_millis(10)),
             tpot: None,
+            tokens_per_s: Some(12.5),
             output_tokens: Some(16),
             good,
         };
@@ -371,6 +399,10 @@ mod tests {
         let generated = plain.generated.unwrap();
         assert_eq!(plain.latency.len(), 4);
         assert_eq!((generated.ttft.len(), generated.itl.len()), (3, 3));
+        // 12.5 tokens/s, kept in thousandths.
+        assert_eq!(generated.tokens_per_s.len(), 3);
+        let median = generated.tokens_per_s.value_at_quantile(0.5) as f64;
+        assert!((median / 12_500.0 - 1.0).abs() < 0.001, "{median}");
         assert!(generated.tpot.is_empty());
         assert_eq!(generated.ttft.max() / 1000, 300);
         assert_eq!(generated.output_tokens, 48);

@@ -630,6 +630,7 @@ mod tests {
             ttft: Some(Duration::from_millis(100)),
             itl: Some(Duration::from_millis(10)),
             tpot: None,
+            tokens_per_s: None,
             output_tokens: Some(8),
             good: None,
         };

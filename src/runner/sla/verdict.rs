@@ -10,6 +10,7 @@ use crate::judge::threshold::judge_threshold;
 use crate::judge::{Cause, Violation};
 use hdrhistogram::Histogram;
 
+use crate::load::record::RATE_SCALE;
 use crate::load::{Figures, Plan, Report, SoFar};
 use crate::metric::{Figure, FigureRef, Stat, find_metric};
 use crate::scenario::sla::{LOAD_STATS, SlaThreshold};
@@ -57,9 +58,13 @@ impl<'a> View<'a> {
     }
 }
 
-/// The durations an sla case reports with [`LOAD_STATS`]: latency for every request,
-/// the others for generations.
-const DURATIONS: &[&str] = &["latency", "ttft", "itl", "tpot"];
+/// The figures an sla case reports with [`LOAD_STATS`], each from its histogram: latency
+/// for every request, the others for generations (a request's decode rate, `tokens_per_s`,
+/// for streamed ones).
+const HISTOGRAMS: &[&str] = &["latency", "ttft", "itl", "tpot", "tokens_per_s"];
+
+/// The histograms of durations hold microseconds.
+const MICROS: f64 = 1e6;
 
 /// A figure of a stage or of the run in base units; `None` when it has none (no request
 /// answered has no latency, a plain HTTP request no first token).
@@ -68,10 +73,11 @@ pub fn value(figures: &Figures, figure: FigureRef) -> Option<f64> {
     let generated = tally.generated.as_deref();
     let answered = tally.answered_count();
     match figure.metric.name {
-        "latency" => statistic(&tally.latency, figure.stat?),
-        "ttft" => statistic(&generated?.ttft, figure.stat?),
-        "itl" => statistic(&generated?.itl, figure.stat?),
-        "tpot" => statistic(&generated?.tpot, figure.stat?),
+        "latency" => statistic(&tally.latency, figure.stat?, MICROS),
+        "ttft" => statistic(&generated?.ttft, figure.stat?, MICROS),
+        "itl" => statistic(&generated?.itl, figure.stat?, MICROS),
+        "tpot" => statistic(&generated?.tpot, figure.stat?, MICROS),
+        "tokens_per_s" => statistic(&generated?.tokens_per_s, figure.stat?, RATE_SCALE),
         // Answered requests per second, as the README defines it: failures are not served.
         "throughput" if !figures.elapsed.is_zero() => {
             Some(answered as f64 / figures.elapsed.as_secs_f64())
@@ -91,10 +97,11 @@ pub fn value(figures: &Figures, figure: FigureRef) -> Option<f64> {
     }
 }
 
-/// A statistic of a histogram of microseconds, in seconds; `None` when it is empty. A
+/// A statistic of a histogram whose values are `scale` times the base unit (microseconds
+/// of seconds, thousandths of a rate), in the base unit; `None` when it is empty. A
 /// percentile or the maximum is the top of its bucket (HdrHistogram's
 /// `value_at_quantile`), the minimum the bottom of its own.
-fn statistic(histogram: &Histogram<u64>, stat: Stat) -> Option<f64> {
+fn statistic(histogram: &Histogram<u64>, stat: Stat, scale: f64) -> Option<f64> {
     if histogram.is_empty() {
         return None;
     }
@@ -106,10 +113,10 @@ fn statistic(histogram: &Histogram<u64>, stat: Stat) -> Option<f64> {
         Stat::P999 => histogram.value_at_quantile(0.999),
         Stat::Min => histogram.min(),
         Stat::Max => histogram.max(),
-        Stat::Mean => return Some(histogram.mean() / 1e6),
+        Stat::Mean => return Some(histogram.mean() / scale),
         _ => return None,
     };
-    Some(micros as f64 / 1e6)
+    Some(micros as f64 / scale)
 }
 
 /// The figures of the whole run as records carry them, those it has: the durations of a
@@ -162,7 +169,7 @@ pub fn record_figures(report: &Report, open: bool) -> Vec<Figure> {
 /// [`figures`] with `suffix` after each name.
 fn named(total: &Figures, open: bool, suffix: &str) -> Vec<Figure> {
     let metric = |name| find_metric(name).expect("sla figures are registered metrics");
-    let durations = DURATIONS.iter().flat_map(|name| {
+    let durations = HISTOGRAMS.iter().flat_map(|name| {
         LOAD_STATS.iter().map(|stat| FigureRef {
             metric: metric(name),
             stat: Some(*stat),
@@ -427,6 +434,7 @@ mod tests {
                 ttft: Some(Duration::from_millis(ttft)),
                 itl: Some(Duration::from_millis(10)),
                 tpot: Some(Duration::from_millis(12)),
+                tokens_per_s: Some(80.0),
                 output_tokens: Some(tokens),
                 good: judged.then_some(good),
             };
@@ -447,6 +455,9 @@ mod tests {
     #[case("tpot.mean", true, Some(0.012))]
     #[case("latency.p99", true, Some(0.500))]
     #[case("output_tokens_per_s", true, Some(20.0))]
+    // Each request's decode rate: 80 tokens/s in both.
+    #[case("tokens_per_s.p50", true, Some(80.0))]
+    #[case("tokens_per_s.min", true, Some(80.0))]
     #[case("goodput", true, Some(0.5))]
     #[case("goodput", false, None)]
     fn generations_have_their_own_figures(
@@ -468,13 +479,14 @@ mod tests {
             "ttft.p50",
             "itl.p99",
             "tpot.mean",
+            "tokens_per_s.p50",
             "output_tokens_per_s",
             "goodput",
         ] {
             assert_eq!(value(&plain, resolve(figure).unwrap()), None, "{figure}");
         }
         let names = super::figures(&generations(true), false).len();
-        assert_eq!(names, 4 * 8 + 4);
+        assert_eq!(names, 5 * 8 + 4);
     }
 
     #[test]

@@ -175,7 +175,9 @@ impl<'a> Context<'a> {
 /// histogram's statistics.
 pub(super) fn measures(measured: Measured) -> &'static [&'static str] {
     match measured {
-        Measured::Generation { stream: true } => &["ttft", "itl", "tpot", "latency"],
+        Measured::Generation { stream: true } => {
+            &["ttft", "itl", "tpot", "tokens_per_s", "latency"]
+        }
         // Without a stream the first token comes with the last: no gaps, no decode time.
         Measured::Generation { stream: false } => &["ttft", "latency"],
         Measured::Embeddings | Measured::Http => &["latency"],

@@ -129,6 +129,7 @@ fn sample(metrics: &InferenceMetrics, slo: Option<&Slo>) -> Sample {
         ttft: duration(Some(metrics.ttft_s)),
         itl: duration(metrics.itl_mean_s),
         tpot: duration(metrics.tpot_s),
+        tokens_per_s: metrics.tokens_per_s,
         output_tokens: Some(metrics.output_tokens.unwrap_or(0)),
         good: slo.map(|slo| met(slo, metrics)),
     }
