@@ -56,6 +56,7 @@ fn every_shipped_scenario_loads_and_the_promised_cases_exist() {
         "sla::local-llm::health_ladder",
         "smoke::local-nginx::status",
         "sla::local-nginx::steady_500",
+        "sla::local-nginx::mix_300",
         "sla::local-llm::generate_4_users",
         "sla::local-embeddings::embed_2_users",
     ] {
