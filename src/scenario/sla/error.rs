@@ -77,6 +77,11 @@ pub enum SlaError {
     #[error("requests is an empty list: give at least one [[sla.requests]] entry")]
     EmptyMix,
     #[error(
+        "the weights of the mix add up to {0}, over the {max} a mix may have: a share finer than one in a million is finer than any run; use coarser weights (60, 30, 10)",
+        max = super::mix::MAX_WEIGHT
+    )]
+    WeightsTooFine(u64),
+    #[error(
         "invalid request name \"{0}\": use letters, digits, '_', '-' and '.' (it names the request in thresholds and reports)"
     )]
     InvalidName(String),

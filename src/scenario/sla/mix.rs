@@ -29,7 +29,9 @@ struct EntrySettings {
     weight: Spanned<f64>,
 }
 
-/// A weight at most: the mix is a share, and a million parts are finer than any run.
+/// A weight at most, and the most the weights of a mix may add up to: the mix is a share,
+/// and a million parts are finer than any run (and within the cycle the engine deals the
+/// parts in, see `load::mix`).
 pub(super) const MAX_WEIGHT: u64 = 1_000_000;
 
 /// `[[sla.requests]]`: each entry a named request and its weight.

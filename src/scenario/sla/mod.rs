@@ -308,6 +308,11 @@ impl SlaCheck {
                         found.push((error, Some(entry.weight.span())));
                     }
                 }
+                let weights = entries.get_ref().iter().map(|e| *e.weight.get_ref());
+                let sum: f64 = weights.sum();
+                if sum > MAX_WEIGHT as f64 {
+                    found.push((SlaError::WeightsTooFine(sum as u64), Some(entries.span())));
+                }
             }
         }
         found.extend(self.load().err().into_iter().flatten());

@@ -296,6 +296,10 @@ const GEN: &str = "model = \"m\"\nprompt = \"p\"\nload = { users = 2, duration =
     "load = { users = 1, duration = \"2s\" }\n[[sla.requests]]\nname = \"a\"\nweight = 0\nget = \"/\"\n",
     "8:10: sla check \"s\": weight = 0: give a whole number from 1 to 1000000"
 )]
+#[case::weights_too_fine(
+    "load = { users = 1, duration = \"2s\" }\n[[sla.requests]]\nname = \"a\"\nweight = 1000000\nget = \"/\"\n[[sla.requests]]\nname = \"b\"\nweight = 999999\nget = \"/\"\n",
+    "6:1: sla check \"s\": the weights of the mix add up to 1999999, over the 1000000 a mix may have: a share finer than one in a million is finer than any run; use coarser weights (60, 30, 10)"
+)]
 #[case::broken_mix_request(
     "load = { users = 1, duration = \"2s\" }\n[[sla.requests]]\nname = \"a\"\nweight = 1\n",
     "6:1: sla check \"s\", request \"a\" has no request: add get"

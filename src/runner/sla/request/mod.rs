@@ -142,6 +142,9 @@ impl Request for LoadRequest<'_> {
 /// What the lean client's failure of `kind` means, in words (it reports kinds only).
 fn lean_failure(kind: ErrorKind, url: &str) -> String {
     match kind {
+        ErrorKind::Status(status @ 300..=399) => format!(
+            "GET {url} answered HTTP {status}, a redirect, which the lean client of a plain GET does not follow (a smoke check would); write the final path in `get`, or add an `expect` to send it through the full client, which follows it"
+        ),
         ErrorKind::Status(status) => format!("GET {url} answered HTTP {status}"),
         ErrorKind::Connect => format!("could not connect to {url}"),
         ErrorKind::Stream => format!(
@@ -180,8 +183,13 @@ impl<'a> Via<'a> {
     }
 }
 
-/// The engine's kind of a transport failure.
+/// The engine's kind of a transport failure; this machine's own limits (out of file
+/// descriptors or local ports) apart, as the lean client counts them, so that the run
+/// ends in the one message that says what to change.
 fn transport_kind(error: &RequestError) -> ErrorKind {
+    if let Some(resource) = exhausted(error) {
+        return ErrorKind::Exhausted(resource);
+    }
     match error {
         RequestError::Refused { .. }
         | RequestError::Dns { .. }
@@ -189,6 +197,21 @@ fn transport_kind(error: &RequestError) -> ErrorKind {
         | RequestError::ConnectTimeout { .. } => ErrorKind::Connect,
         RequestError::Timeout { .. } | RequestError::BodyTimeout { .. } => ErrorKind::Timeout,
         _ => ErrorKind::Stream,
+    }
+}
+
+/// The resource this machine ran out of, when that is why a request failed: reqwest keeps
+/// the OS error only as text in its source chain (`Too many open files (os error 24)`).
+/// Called on failures only.
+fn exhausted(error: &RequestError) -> Option<Resource> {
+    let text = error.to_string();
+    let code = |errno: i32| text.contains(&format!("(os error {errno})"));
+    if code(libc::EMFILE) || code(libc::ENFILE) {
+        Some(Resource::Files)
+    } else if code(libc::EADDRNOTAVAIL) {
+        Some(Resource::Ports)
+    } else {
+        None
     }
 }
 
@@ -282,6 +305,31 @@ mod tests {
     use crate::target::Secret;
     use rstest::rstest;
 
+    #[rstest]
+    #[case::files(
+        "error sending request: client error (Connect): tcp open error: Too many open files (os error 24)",
+        ErrorKind::Exhausted(Resource::Files)
+    )]
+    #[case::system_files(
+        "tcp open error: Too many open files in system (os error 23)",
+        ErrorKind::Exhausted(Resource::Files)
+    )]
+    #[case::ports(
+        "tcp connect error: Cannot assign requested address (os error 99)",
+        ErrorKind::Exhausted(Resource::Ports)
+    )]
+    #[case::other("connection closed before message completed", ErrorKind::Stream)]
+    fn a_client_out_of_files_or_ports_is_counted_as_this_machines_limit(
+        #[case] detail: &str,
+        #[case] kind: ErrorKind,
+    ) {
+        let error = RequestError::Other {
+            url: "http://127.0.0.1:1/".into(),
+            detail: detail.into(),
+        };
+        assert_eq!(transport_kind(&error), kind);
+    }
+
     #[test]
     fn the_first_message_of_each_kind_is_kept_and_later_ones_are_not_built() {
         let examples = Examples::default();
@@ -349,6 +397,10 @@ mod tests {
     #[rstest]
     #[case::status(ErrorKind::Status(404), "GET http://h/x answered HTTP 404")]
     #[case::connect(ErrorKind::Connect, "could not connect to http://h/x")]
+    #[case::redirect(
+        ErrorKind::Status(301),
+        "GET http://h/x answered HTTP 301, a redirect, which the lean client of a plain GET does not follow (a smoke check would); write the final path in `get`, or add an `expect` to send it through the full client, which follows it"
+    )]
     fn the_lean_clients_failures_are_said_in_words(#[case] kind: ErrorKind, #[case] said: &str) {
         assert_eq!(lean_failure(kind, "http://h/x"), said);
     }
