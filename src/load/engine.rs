@@ -345,6 +345,14 @@ impl<R: Request> Generator<'_, R> {
             if !think.is_zero() {
                 tokio::time::sleep(think).await;
             }
+            // Not sent at once: a yield waits for the runtime's next look at the sockets,
+            // so the answers that have come meanwhile are read first and this thread's
+            // requests go out together, as wrk's do. The server then finds them in one
+            // wake-up and this thread finds answers waiting rather than sleeping for
+            // them: on 2 cores against one nginx worker, more requests/s in 7 of 9
+            // alternating runs (medians +4% on a quiet machine, +10% with other work
+            // running). Before `sent`, so no latency counts the yield.
+            tokio::task::yield_now().await;
         }
     }
 
