@@ -2,7 +2,9 @@
 //!
 //! One nginx worker (keep-alive without a practical limit, no access log) serves a small
 //! JSON answer; wrk, oha and perfcase's closed loop take turns against it, three rounds,
-//! each with the same connections and duration. Generator and server share this machine's
+//! each with the same connections and duration. wrk runs as usual with one thread per core,
+//! and for comparison with one thread (`wrk-t1`): perfcase's default is half the cores
+//! ([`default_threads`]), which on 2 cores is one. Generator and server share this machine's
 //! cores, so a generator that spends less CPU per request leaves more to nginx and gets
 //! more requests through: the ratio of requests/s is the ratio of efficiency. perfcase runs
 //! with its lean HTTP/1.1 client ([`HttpGet`]) and, for comparison, with reqwest.
@@ -41,13 +43,15 @@ fn main() {
     let reqwest = ReqwestGet::new(&url, CONNECTIONS).expect("nginx's URL");
     let mut columns: Vec<(&str, Vec<f64>)> = vec![
         ("wrk", vec![]),
+        ("wrk-t1", vec![]),
         ("oha", vec![]),
         ("perfcase", vec![]),
         ("perfcase-reqwest", vec![]),
     ];
     for round in 1..=ROUNDS {
         let rates = [
-            Some(cpu(Who::Children, || wrk(&url))),
+            Some(cpu(Who::Children, || wrk(&url, cores()))),
+            Some(cpu(Who::Children, || wrk(&url, 1))),
             oha.then(|| cpu(Who::Children, || oha_rate(&url))),
             Some(cpu(Who::Me, || perfcase(&lean, None).total.rate())),
             Some(cpu(Who::Me, || perfcase(&reqwest, None).total.rate())),
@@ -80,7 +84,7 @@ fn main() {
             .and_then(|(_, r)| *r)
     };
     let ours = of("perfcase").expect("perfcase ran");
-    for other in ["wrk", "oha"] {
+    for other in ["wrk", "wrk-t1", "oha"] {
         if let Some(theirs) = of(other) {
             println!("ratio perfcase/{other} {:.2}", ours / theirs);
         }
@@ -135,8 +139,12 @@ fn perfcase(request: &impl Request, count: Option<u64>) -> Report {
     run(&plan, default_threads(), request).expect("a valid plan")
 }
 
-fn wrk(url: &str) -> f64 {
-    let threads = default_threads().to_string();
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn wrk(url: &str, threads: usize) -> f64 {
+    let threads = threads.to_string();
     let out = command(
         "wrk",
         &[

@@ -15,6 +15,7 @@
 //! [`ErrorKind::Stream`] error, never a panic.
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::net::{SocketAddr, ToSocketAddrs};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -330,10 +331,19 @@ impl Connection {
 }
 
 /// Parses a response head from the start of `bytes`: None while it is incomplete.
+///
+/// Once per answer, so kept cheap: the header slots are left uninitialised for httparse to
+/// fill (64 of them zeroed would be 2 KiB written per answer), and only the values of the
+/// three headers that matter are checked as text.
 fn parse_head(bytes: &[u8]) -> Result<Option<Head>, Broken> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut response = httparse::Response::new(&mut headers);
-    let length = match response.parse(bytes) {
+    let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut response,
+        bytes,
+        &mut headers,
+    );
+    let length = match parsed {
         Ok(httparse::Status::Complete(length)) => length,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(_) => return Err(Broken::Stream),
@@ -342,22 +352,25 @@ fn parse_head(bytes: &[u8]) -> Result<Option<Head>, Broken> {
     let mut keep_alive = response.version == Some(1);
     let mut content_length = None;
     let mut chunked = false;
+    let text = |value| std::str::from_utf8(value).map_err(|_| Broken::Stream);
     for header in response.headers.iter() {
         let name = header.name;
-        let value = std::str::from_utf8(header.value).map_err(|_| Broken::Stream)?;
         if name.eq_ignore_ascii_case("content-length") {
-            let n: u64 = value.trim().parse().map_err(|_| Broken::Stream)?;
+            let n: u64 = text(header.value)?
+                .trim()
+                .parse()
+                .map_err(|_| Broken::Stream)?;
             if content_length.is_some_and(|m| m != n) {
                 return Err(Broken::Stream);
             }
             content_length = Some(n);
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = value
+            chunked = text(header.value)?
                 .rsplit(',')
                 .next()
                 .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
         } else if name.eq_ignore_ascii_case("connection") {
-            for token in value.split(',').map(str::trim) {
+            for token in text(header.value)?.split(',').map(str::trim) {
                 if token.eq_ignore_ascii_case("close") {
                     keep_alive = false;
                 } else if token.eq_ignore_ascii_case("keep-alive") {
