@@ -461,3 +461,30 @@ fn a_watch_stops_the_run_within_an_interval() {
         report.total.tally.requests()
     );
 }
+
+#[test]
+fn requests_hanging_after_the_last_stage_do_not_dilute_its_rate() {
+    let _serial = serial();
+    // The answers due in the last 0.1 s of the stage hang past the timeout: the run
+    // waits 1.5 s more for them.
+    let server = DelayServer::start(Behaviour {
+        freeze: Some((Duration::from_millis(900), Duration::from_secs(2))),
+        ..delayed(5)
+    });
+    let mut plan = open(20.0, 1.0, 10);
+    plan.timeout = Duration::from_millis(1500);
+    let report = run_get(&plan, &server.url());
+    let timeouts = report.total.errors().get(&ErrorKind::Timeout).copied();
+    eprintln!(
+        "rate {:.1}/s over {:?}, {timeouts:?} timed out, timeline ends at {:?}",
+        report.total.rate(),
+        report.total.elapsed,
+        report.intervals.last().map(|i| i.end)
+    );
+    assert!(timeouts.is_some_and(|n| n >= 1), "{timeouts:?} timed out");
+    assert!(report.intervals.last().unwrap().end > Duration::from_secs(2));
+    // Every request due in the stage counts, over the stage's second, not the 2.4 s run.
+    assert_eq!(report.total.tally.requests(), 20);
+    assert_eq!(report.total.elapsed, Duration::from_secs(1));
+    assert_eq!(report.stages[0].rate(), 20.0);
+}

@@ -211,6 +211,15 @@ impl Plan {
             .map(Duration::from_secs_f64)
     }
 
+    /// The time over which stage `stage` (from 0) measures: its start (the end of the
+    /// warmup, if later) to its end, as times since the start; empty for a stage the
+    /// warmup covers. Its rates are of this time, not of the drain after the last stage.
+    pub fn measured_window(&self, stage: usize) -> (Duration, Duration) {
+        let start: Duration = self.stages[..stage].iter().map(|s| s.duration).sum();
+        let end = start + self.stages[stage].duration;
+        (start.max(self.warmup).min(end), end)
+    }
+
     /// Where the figures of a request that ends at `t` go.
     pub fn phase_at(&self, t: Duration) -> Phase {
         if t < self.warmup {
@@ -611,6 +620,22 @@ mod tests {
         let mut plan = open(vec![stage(10.0, 2.5, false), stage(10.0, 1.0, false)]);
         plan.warmup = secs(1.5);
         assert_eq!(plan.interval_end(secs(t)), secs(expected));
+    }
+
+    #[rstest]
+    #[case::warmup_in_the_first(1.5, (1.5, 2.5), (2.5, 3.5))]
+    #[case::no_warmup(0.0, (0.0, 2.5), (2.5, 3.5))]
+    #[case::warmup_past_the_first(3.0, (2.5, 2.5), (3.0, 3.5))]
+    fn stages_measure_from_the_end_of_the_warmup_to_their_end(
+        #[case] warmup: f64,
+        #[case] first: (f64, f64),
+        #[case] second: (f64, f64),
+    ) {
+        let mut plan = open(vec![stage(10.0, 2.5, false), stage(10.0, 1.0, false)]);
+        plan.warmup = secs(warmup);
+        let window = |(a, b): (f64, f64)| (secs(a), secs(b));
+        assert_eq!(plan.measured_window(0), window(first));
+        assert_eq!(plan.measured_window(1), window(second));
     }
 
     #[rstest]
