@@ -488,3 +488,31 @@ fn requests_hanging_after_the_last_stage_do_not_dilute_its_rate() {
     assert_eq!(report.total.elapsed, Duration::from_secs(1));
     assert_eq!(report.stages[0].rate(), 20.0);
 }
+
+#[test]
+fn max_requests_counts_only_the_measured_requests() {
+    let _serial = serial();
+    let server = DelayServer::start(delayed(5));
+    for mut plan in [open(50.0, 2.0, 10), closed(2.0, 2.0)] {
+        plan.warmup = Duration::from_secs(1);
+        plan.max_requests = Some(20);
+        let began = Instant::now();
+        let report = run_get(&plan, &server.url());
+        let measured = report.total.tally.requests();
+        let warmup: u64 = report
+            .intervals
+            .iter()
+            .filter(|i| i.phase == Phase::Warmup)
+            .map(|i| i.requests)
+            .sum();
+        eprintln!(
+            "{:?}: {warmup} in the warmup, {measured} measured",
+            plan.model
+        );
+        // The warmup runs its course, then 20 more are sent; a closed loop's users may
+        // each have one sent in the warmup end after it.
+        assert!(warmup >= 40, "{warmup} in the warmup");
+        assert!((20..=22).contains(&measured), "{measured} measured");
+        assert!(began.elapsed() < Duration::from_millis(1900));
+    }
+}

@@ -179,6 +179,7 @@ pub fn run_watched<R: Request>(
     let started = SystemTime::now();
     let start = Instant::now();
     let sent = AtomicU64::new(0);
+    let measured = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
     let finished = tokio::sync::Barrier::new(threads);
     let (tx, rx) = mpsc::channel();
@@ -211,6 +212,7 @@ pub fn run_watched<R: Request>(
                 parts: tallied,
                 start,
                 sent: &sent,
+                measured: &measured,
                 stop: &stop,
                 finished: &finished,
             };
@@ -253,9 +255,11 @@ struct Generator<'a, R> {
     /// The parts of a mix tallied apart; 0 for a single request (or a mix of one).
     parts: usize,
     start: Instant,
-    /// Closed loop: requests sent so far by every thread, for `max_requests`, and to
-    /// number a mix's requests in one sequence.
+    /// Closed loop: requests sent so far by every thread, to number a mix's requests in
+    /// one sequence.
     sent: &'a AtomicU64,
+    /// Closed loop: requests sent after the warmup by every thread, for `max_requests`.
+    measured: &'a AtomicU64,
     /// The watch asked the run to stop.
     stop: &'a AtomicBool,
     /// Every thread keeps its runtime running until all are done: a shared HTTP client
@@ -293,8 +297,7 @@ impl<R: Request> Generator<'_, R> {
             Model::Open { arrival, .. } => {
                 let due = self
                     .plan
-                    .schedule(arrival)
-                    .take(self.plan.max_requests.map_or(usize::MAX, |n| n as usize))
+                    .due(arrival)
                     .enumerate()
                     .skip(self.thread)
                     .step_by(self.threads);
@@ -400,13 +403,15 @@ impl<R: Request> Generator<'_, R> {
             }
             // Counted only where needed: one shared counter is a cache line the threads
             // would otherwise pass back and forth on every request.
+            if let Some(max) = self.plan.max_requests
+                && elapsed >= self.plan.warmup
+                && self.measured.fetch_add(1, Ordering::Relaxed) >= max
+            {
+                return;
+            }
             let mut part = 0;
-            if self.plan.max_requests.is_some() || self.parts > 0 {
-                let n = self.sent.fetch_add(1, Ordering::Relaxed);
-                if self.plan.max_requests.is_some_and(|max| n >= max) {
-                    return;
-                }
-                part = self.request.part(n);
+            if self.parts > 0 {
+                part = self.request.part(self.sent.fetch_add(1, Ordering::Relaxed));
             }
             let sent = Instant::now();
             recorder.borrow_mut().sent(sent, false, part);

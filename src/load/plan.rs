@@ -266,6 +266,21 @@ impl Plan {
         }
     }
 
+    /// The open loop's requests to send: the [`Plan::schedule`], all of it through the
+    /// warmup and then `max_requests` more at most, since the warmup is not measured.
+    pub fn due(&self, arrival: Arrival) -> impl Iterator<Item = Duration> + use<> {
+        let warmup = self.warmup;
+        let mut measured = self.max_requests.unwrap_or(u64::MAX);
+        self.schedule(arrival).take_while(move |&offset| {
+            if offset < warmup {
+                return true;
+            }
+            let more = measured > 0;
+            measured = measured.saturating_sub(1);
+            more
+        })
+    }
+
     /// The stages as straight pieces of level over time: a stage with a ramp is two (the
     /// ramp, then the hold), one without is one.
     fn segments(&self) -> impl Iterator<Item = Segment> + '_ {
@@ -636,6 +651,26 @@ mod tests {
         let window = |(a, b): (f64, f64)| (secs(a), secs(b));
         assert_eq!(plan.measured_window(0), window(first));
         assert_eq!(plan.measured_window(1), window(second));
+    }
+
+    #[rstest]
+    #[case::none_in_the_warmup(0.0, Some(3), 3)]
+    #[case::ten_in_the_warmup(1.0, Some(3), 13)]
+    #[case::no_limit(1.0, None, 25)]
+    #[case::more_than_scheduled(1.0, Some(100), 25)]
+    fn max_requests_counts_the_requests_due_after_the_warmup(
+        #[case] warmup: f64,
+        #[case] max_requests: Option<u64>,
+        #[case] expected: usize,
+    ) {
+        let mut plan = open(vec![stage(10.0, 2.5, false)]);
+        plan.warmup = secs(warmup);
+        plan.max_requests = max_requests;
+        let due: Vec<Duration> = plan.due(Arrival::Constant).collect();
+        assert_eq!(due.len(), expected);
+        // The warmup's are all sent, at 10/s.
+        let in_warmup = due.iter().filter(|&&d| d < plan.warmup).count();
+        assert_eq!(in_warmup as f64, warmup * 10.0);
     }
 
     #[rstest]
