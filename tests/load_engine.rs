@@ -516,3 +516,44 @@ fn max_requests_counts_only_the_measured_requests() {
         assert!(began.elapsed() < Duration::from_millis(1900));
     }
 }
+
+/// Answers at once, except on the generator thread `load-1`, where it panics: a bug in a
+/// request type, which must end the run, not hang it.
+struct PanicsOnOneThread;
+
+impl Request for PanicsOnOneThread {
+    type Worker = ();
+
+    fn worker(&self) {}
+
+    async fn send(&self, _: &mut ()) -> Result<Sample, ErrorKind> {
+        if std::thread::current().name() == Some("load-1") {
+            panic!("a request's bug");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        Ok(Sample::default())
+    }
+}
+
+#[test]
+fn a_panic_on_one_generator_thread_ends_the_run_with_an_error() {
+    let _serial = serial();
+    for plan in [open(100.0, 10.0, 4), closed(4.0, 10.0)] {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let began = Instant::now();
+        // On a thread of its own, so that a hang fails the test instead of hanging it.
+        std::thread::spawn(move || {
+            let two = NonZeroUsize::new(2).unwrap();
+            let _ = tx.send(run(&plan, two, &PanicsOnOneThread).map(|_| ()));
+        });
+        let ended = rx.recv_timeout(Duration::from_secs(3));
+        eprintln!("ended after {:?}: {ended:?}", began.elapsed());
+        let Ok(Err(error)) = ended else {
+            panic!("the run did not end in an error within 3 s: {ended:?}");
+        };
+        assert_eq!(
+            error.to_string(),
+            "a load generator thread panicked: a request's bug"
+        );
+    }
+}

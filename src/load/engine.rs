@@ -54,7 +54,7 @@ use std::future::Future;
 use std::io;
 use std::num::NonZeroUsize;
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -123,6 +123,9 @@ pub enum RunError {
     Plan(#[from] PlanError),
     #[error("cannot start a load generator thread: {0}")]
     Thread(#[from] io::Error),
+    /// A request (or the engine) panicked on a generator thread: the run stopped.
+    #[error("a load generator thread panicked: {0}")]
+    Panicked(String),
 }
 
 /// The number of generator threads to use by default: one per core.
@@ -181,7 +184,7 @@ pub fn run_watched<R: Request>(
     let sent = AtomicU64::new(0);
     let measured = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
-    let finished = tokio::sync::Barrier::new(threads);
+    let running = AtomicUsize::new(threads);
     let (tx, rx) = mpsc::channel();
     let parts = request.parts();
     let mut collector = Collector::new(plan, threads, &parts);
@@ -214,14 +217,22 @@ pub fn run_watched<R: Request>(
                 sent: &sent,
                 measured: &measured,
                 stop: &stop,
-                finished: &finished,
+                running: &running,
             };
             let tx = tx.clone();
-            handles.push(
-                std::thread::Builder::new()
-                    .name(format!("load-{thread}"))
-                    .spawn_scoped(scope, move || generator.run(tx))?,
-            );
+            let spawned = std::thread::Builder::new()
+                .name(format!("load-{thread}"))
+                .spawn_scoped(scope, move || generator.run(tx));
+            match spawned {
+                Ok(handle) => handles.push(handle),
+                Err(e) => {
+                    // The threads started stop at their interval's end and meet no one
+                    // else at the rendezvous; the scope waits for them.
+                    stop.store(true, Ordering::Relaxed);
+                    running.fetch_sub(threads - thread, Ordering::AcqRel);
+                    return Err(RunError::Thread(e));
+                }
+            }
         }
         drop(tx);
         for message in rx {
@@ -237,9 +248,10 @@ pub fn run_watched<R: Request>(
                 }
             }
         }
-        handles
-            .into_iter()
-            .try_for_each(|h| h.join().expect("a load generator thread panicked"))
+        handles.into_iter().try_for_each(|h| match h.join() {
+            Ok(ran) => ran.map_err(RunError::Thread),
+            Err(panic) => Err(RunError::Panicked(panic_message(&*panic))),
+        })
     })?;
     Ok(collector.finish(started, open_files, aborted))
 }
@@ -262,13 +274,19 @@ struct Generator<'a, R> {
     measured: &'a AtomicU64,
     /// The watch asked the run to stop.
     stop: &'a AtomicBool,
-    /// Every thread keeps its runtime running until all are done: a shared HTTP client
-    /// may have put a connection's task on this thread's runtime.
-    finished: &'a tokio::sync::Barrier,
+    /// Threads not yet done: every thread keeps its runtime running until all are done,
+    /// since a shared HTTP client may have put a connection's task on this thread's
+    /// runtime (see [`Rendezvous`]).
+    running: &'a AtomicUsize,
 }
 
 impl<R: Request> Generator<'_, R> {
     fn run(self, tx: Sender<Message>) -> io::Result<()> {
+        let mut rendezvous = Rendezvous {
+            running: self.running,
+            stop: self.stop,
+            left: false,
+        };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -287,7 +305,7 @@ impl<R: Request> Generator<'_, R> {
                 () = tokio::time::sleep_until(limit) => {}
             }
             recorder.into_inner().finish(Instant::now());
-            self.finished.wait().await;
+            rendezvous.wait().await;
         });
         Ok(())
     }
@@ -432,6 +450,55 @@ impl<R: Request> Generator<'_, R> {
         tokio::time::timeout(self.plan.timeout, self.request.send_part(worker, part))
             .await
             .unwrap_or(Err(ErrorKind::Timeout))
+    }
+}
+
+/// Where the generator threads wait for each other at the end. Not a barrier: a thread
+/// that panics or fails never arrives at one, and the others would wait for ever. A thread
+/// leaves its count however it exits, and one that exits before its time (a panic, an
+/// error) asks the others to stop, so that the run ends within an interval.
+struct Rendezvous<'a> {
+    running: &'a AtomicUsize,
+    stop: &'a AtomicBool,
+    left: bool,
+}
+
+impl Rendezvous<'_> {
+    /// How often a thread that is done looks whether the others are: the wait is short,
+    /// the last interval's hand-over, and polling needs no waker shared across runtimes.
+    const POLL: Duration = Duration::from_millis(1);
+
+    /// Says this thread is done and waits until every other is, its runtime running.
+    async fn wait(&mut self) {
+        self.leave();
+        while self.running.load(Ordering::Acquire) > 0 {
+            tokio::time::sleep(Self::POLL).await;
+        }
+    }
+
+    fn leave(&mut self) {
+        if !self.left {
+            self.left = true;
+            self.running.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+impl Drop for Rendezvous<'_> {
+    fn drop(&mut self) {
+        if !self.left {
+            self.stop.store(true, Ordering::Relaxed);
+            self.leave();
+        }
+    }
+}
+
+/// A panic's message, when it has one (`panic!` with a text does).
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
+        (Some(text), _) => (*text).to_string(),
+        (_, Some(text)) => text.clone(),
+        _ => "no message".to_string(),
     }
 }
 
