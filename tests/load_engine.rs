@@ -557,3 +557,70 @@ fn a_panic_on_one_generator_thread_ends_the_run_with_an_error() {
         );
     }
 }
+
+#[test]
+fn max_in_flight_holds_across_generator_threads_not_per_thread() {
+    let _serial = serial();
+    let server = DelayServer::start(delayed(250));
+    let get = HttpGet::new(&server.url()).unwrap();
+    let two = NonZeroUsize::new(2).unwrap();
+    // 10/s of 250 ms answers: 2.5 in flight on average, 3 at most, dealt to the two
+    // threads in turn, so each thread alone has up to 2 in flight.
+    let report = run(&open(10.0, 2.0, 3), two, &get).unwrap();
+    let tally = &report.total.tally;
+    eprintln!(
+        "max_in_flight 3: {} answered, {} dropped",
+        tally.requests(),
+        tally.dropped
+    );
+    assert_eq!((tally.requests(), tally.dropped), (20, 0));
+    // And at 2 the limit holds over both threads: of every 3 due about 2 are sent.
+    let report = run(&open(10.0, 2.0, 2), two, &get).unwrap();
+    let tally = &report.total.tally;
+    let peak = report.intervals.iter().map(|i| i.in_flight).max().unwrap();
+    eprintln!(
+        "max_in_flight 2: {} answered, {} dropped, {peak} in flight at most",
+        tally.requests(),
+        tally.dropped
+    );
+    assert_eq!(tally.requests() + tally.dropped, 20);
+    assert!(
+        (4..=10).contains(&tally.dropped),
+        "{} dropped",
+        tally.dropped
+    );
+    assert!(peak <= 2, "{peak} in flight");
+}
+
+/// A request whose worker takes 30 ms to make (a client that loads certificates, say) and
+/// which is answered at once.
+struct SlowToPrepare;
+
+impl Request for SlowToPrepare {
+    type Worker = ();
+
+    fn worker(&self) {
+        std::thread::sleep(Duration::from_millis(30));
+    }
+
+    async fn send(&self, _: &mut ()) -> Result<Sample, ErrorKind> {
+        Ok(Sample::default())
+    }
+}
+
+#[test]
+fn workers_are_made_before_the_start_not_in_the_first_requests_latency() {
+    let _serial = serial();
+    // 4 slots, 120 ms to make: made after the start, they would hold up the first 3
+    // requests (due every 50 ms).
+    let report = run(&open(20.0, 1.0, 4), NonZeroUsize::MIN, &SlowToPrepare).unwrap();
+    let tally = &report.total.tally;
+    let max = report.total.latency().unwrap().max;
+    eprintln!(
+        "{} answered, {} late, max {max:?}",
+        tally.requests(),
+        tally.late
+    );
+    assert_eq!((tally.requests(), tally.late), (20, 0));
+    assert!(ms(max) < 5.0, "max {max:?}");
+}
