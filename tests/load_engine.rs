@@ -461,3 +461,166 @@ fn a_watch_stops_the_run_within_an_interval() {
         report.total.tally.requests()
     );
 }
+
+#[test]
+fn requests_hanging_after_the_last_stage_do_not_dilute_its_rate() {
+    let _serial = serial();
+    // The answers due in the last 0.1 s of the stage hang past the timeout: the run
+    // waits 1.5 s more for them.
+    let server = DelayServer::start(Behaviour {
+        freeze: Some((Duration::from_millis(900), Duration::from_secs(2))),
+        ..delayed(5)
+    });
+    let mut plan = open(20.0, 1.0, 10);
+    plan.timeout = Duration::from_millis(1500);
+    let report = run_get(&plan, &server.url());
+    let timeouts = report.total.errors().get(&ErrorKind::Timeout).copied();
+    eprintln!(
+        "rate {:.1}/s over {:?}, {timeouts:?} timed out, timeline ends at {:?}",
+        report.total.rate(),
+        report.total.elapsed,
+        report.intervals.last().map(|i| i.end)
+    );
+    assert!(timeouts.is_some_and(|n| n >= 1), "{timeouts:?} timed out");
+    assert!(report.intervals.last().unwrap().end > Duration::from_secs(2));
+    // Every request due in the stage counts, over the stage's second, not the 2.4 s run.
+    assert_eq!(report.total.tally.requests(), 20);
+    assert_eq!(report.total.elapsed, Duration::from_secs(1));
+    assert_eq!(report.stages[0].rate(), 20.0);
+}
+
+#[test]
+fn max_requests_counts_only_the_measured_requests() {
+    let _serial = serial();
+    let server = DelayServer::start(delayed(5));
+    for mut plan in [open(50.0, 2.0, 10), closed(2.0, 2.0)] {
+        plan.warmup = Duration::from_secs(1);
+        plan.max_requests = Some(20);
+        let began = Instant::now();
+        let report = run_get(&plan, &server.url());
+        let measured = report.total.tally.requests();
+        let warmup: u64 = report
+            .intervals
+            .iter()
+            .filter(|i| i.phase == Phase::Warmup)
+            .map(|i| i.requests)
+            .sum();
+        eprintln!(
+            "{:?}: {warmup} in the warmup, {measured} measured",
+            plan.model
+        );
+        // The warmup runs its course, then 20 more are sent; a closed loop's users may
+        // each have one sent in the warmup end after it.
+        assert!(warmup >= 40, "{warmup} in the warmup");
+        assert!((20..=22).contains(&measured), "{measured} measured");
+        assert!(began.elapsed() < Duration::from_millis(1900));
+    }
+}
+
+/// Answers at once, except on the generator thread `load-1`, where it panics: a bug in a
+/// request type, which must end the run, not hang it.
+struct PanicsOnOneThread;
+
+impl Request for PanicsOnOneThread {
+    type Worker = ();
+
+    fn worker(&self) {}
+
+    async fn send(&self, _: &mut ()) -> Result<Sample, ErrorKind> {
+        if std::thread::current().name() == Some("load-1") {
+            panic!("a request's bug");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        Ok(Sample::default())
+    }
+}
+
+#[test]
+fn a_panic_on_one_generator_thread_ends_the_run_with_an_error() {
+    let _serial = serial();
+    for plan in [open(100.0, 10.0, 4), closed(4.0, 10.0)] {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let began = Instant::now();
+        // On a thread of its own, so that a hang fails the test instead of hanging it.
+        std::thread::spawn(move || {
+            let two = NonZeroUsize::new(2).unwrap();
+            let _ = tx.send(run(&plan, two, &PanicsOnOneThread).map(|_| ()));
+        });
+        let ended = rx.recv_timeout(Duration::from_secs(3));
+        eprintln!("ended after {:?}: {ended:?}", began.elapsed());
+        let Ok(Err(error)) = ended else {
+            panic!("the run did not end in an error within 3 s: {ended:?}");
+        };
+        assert_eq!(
+            error.to_string(),
+            "a load generator thread panicked: a request's bug"
+        );
+    }
+}
+
+#[test]
+fn max_in_flight_holds_across_generator_threads_not_per_thread() {
+    let _serial = serial();
+    let server = DelayServer::start(delayed(250));
+    let get = HttpGet::new(&server.url()).unwrap();
+    let two = NonZeroUsize::new(2).unwrap();
+    // 10/s of 250 ms answers: 2.5 in flight on average, 3 at most, dealt to the two
+    // threads in turn, so each thread alone has up to 2 in flight.
+    let report = run(&open(10.0, 2.0, 3), two, &get).unwrap();
+    let tally = &report.total.tally;
+    eprintln!(
+        "max_in_flight 3: {} answered, {} dropped",
+        tally.requests(),
+        tally.dropped
+    );
+    assert_eq!((tally.requests(), tally.dropped), (20, 0));
+    // And at 2 the limit holds over both threads: of every 3 due about 2 are sent.
+    let report = run(&open(10.0, 2.0, 2), two, &get).unwrap();
+    let tally = &report.total.tally;
+    let peak = report.intervals.iter().map(|i| i.in_flight).max().unwrap();
+    eprintln!(
+        "max_in_flight 2: {} answered, {} dropped, {peak} in flight at most",
+        tally.requests(),
+        tally.dropped
+    );
+    assert_eq!(tally.requests() + tally.dropped, 20);
+    assert!(
+        (4..=10).contains(&tally.dropped),
+        "{} dropped",
+        tally.dropped
+    );
+    assert!(peak <= 2, "{peak} in flight");
+}
+
+/// A request whose worker takes 30 ms to make (a client that loads certificates, say) and
+/// which is answered at once.
+struct SlowToPrepare;
+
+impl Request for SlowToPrepare {
+    type Worker = ();
+
+    fn worker(&self) {
+        std::thread::sleep(Duration::from_millis(30));
+    }
+
+    async fn send(&self, _: &mut ()) -> Result<Sample, ErrorKind> {
+        Ok(Sample::default())
+    }
+}
+
+#[test]
+fn workers_are_made_before_the_start_not_in_the_first_requests_latency() {
+    let _serial = serial();
+    // 4 slots, 120 ms to make: made after the start, they would hold up the first 3
+    // requests (due every 50 ms).
+    let report = run(&open(20.0, 1.0, 4), NonZeroUsize::MIN, &SlowToPrepare).unwrap();
+    let tally = &report.total.tally;
+    let max = report.total.latency().unwrap().max;
+    eprintln!(
+        "{} answered, {} late, max {max:?}",
+        tally.requests(),
+        tally.late
+    );
+    assert_eq!((tally.requests(), tally.late), (20, 0));
+    assert!(ms(max) < 5.0, "max {max:?}");
+}

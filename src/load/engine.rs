@@ -13,6 +13,10 @@
 //! for each comes from that number (see [`super::mix`]), so its proportions hold over the
 //! run however requests are dealt.
 //!
+//! Each thread makes its workers (its share of the slots or users) before the run starts:
+//! the threads agree on the start once all are ready, so the making of a worker (a client,
+//! for reqwest requests) is in no request's latency.
+//!
 //! # Recording
 //!
 //! Each thread records into one histogram of its own (and, for generations, one per
@@ -32,13 +36,17 @@
 //! the percentiles hide the stall (Gil Tene's "coordinated omission"). Counting from the
 //! due time, as wrk2 and k6's arrival-rate executors do, charges every request due in the
 //! stall with the time it would have waited. A request sent more than [`SLACK`] after it
-//! was due is counted `late` (the generator could not keep up), and a request due when all
-//! `max_in_flight` slots are busy is counted `dropped` and never sent: it is not quietly
-//! sent later, which would bend the schedule into a closed loop.
+//! was due is counted `late` (the generator could not keep up), and a request due when
+//! `max_in_flight` requests are in flight, counted across the threads, is counted
+//! `dropped` and never sent: it is not quietly sent later, which would bend the schedule
+//! into a closed loop.
 //!
 //! Each thread has one dispatch that waits for each due time on a timerfd (the `pace`
 //! module) and hands the request to an idle slot, so an idle slot costs neither a
-//! timer nor a file descriptor.
+//! timer nor a file descriptor. A thread starts with its share of `max_in_flight` slots
+//! and makes another (and its worker) only when all of its own are busy while the run has
+//! fewer than `max_in_flight` in flight, as happens when answers are slower on one thread:
+//! a per-thread share as a limit would drop requests below the run's limit.
 //!
 //! # Closed loop: a stall shows in one request per user
 //!
@@ -55,11 +63,14 @@ use std::future::Future;
 use std::io;
 use std::num::NonZeroUsize;
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::time::{Duration, Instant, SystemTime};
 
+use futures_util::StreamExt;
 use futures_util::future::join_all;
+use futures_util::stream::FuturesUnordered;
 use tokio::sync::Notify;
 
 use super::limits;
@@ -124,6 +135,9 @@ pub enum RunError {
     Plan(#[from] PlanError),
     #[error("cannot start a load generator thread: {0}")]
     Thread(#[from] io::Error),
+    /// A request (or the engine) panicked on a generator thread: the run stopped.
+    #[error("a load generator thread panicked: {0}")]
+    Panicked(String),
 }
 
 /// The number of generator threads to use by default: half the cores, rounded up.
@@ -185,11 +199,15 @@ pub fn run_watched<R: Request>(
             .unwrap_or(0),
     };
     let threads = threads.get().min(workers).max(1);
-    let started = SystemTime::now();
-    let start = Instant::now();
+    let starting = Start {
+        unready: AtomicUsize::new(threads),
+        at: OnceLock::new(),
+    };
     let sent = AtomicU64::new(0);
+    let in_flight = AtomicUsize::new(0);
+    let measured = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
-    let finished = tokio::sync::Barrier::new(threads);
+    let running = AtomicUsize::new(threads);
     let (tx, rx) = mpsc::channel();
     let parts = request.parts();
     let mut collector = Collector::new(plan, threads, &parts);
@@ -218,17 +236,27 @@ pub fn run_watched<R: Request>(
                 threads,
                 workers,
                 parts: tallied,
-                start,
+                starting: &starting,
                 sent: &sent,
+                in_flight: &in_flight,
+                measured: &measured,
                 stop: &stop,
-                finished: &finished,
+                running: &running,
             };
             let tx = tx.clone();
-            handles.push(
-                std::thread::Builder::new()
-                    .name(format!("load-{thread}"))
-                    .spawn_scoped(scope, move || generator.run(tx))?,
-            );
+            let spawned = std::thread::Builder::new()
+                .name(format!("load-{thread}"))
+                .spawn_scoped(scope, move || generator.run(tx));
+            match spawned {
+                Ok(handle) => handles.push(handle),
+                Err(e) => {
+                    // The threads started stop at their interval's end and meet no one
+                    // else at the rendezvous; the scope waits for them.
+                    stop.store(true, Ordering::Relaxed);
+                    running.fetch_sub(threads - thread, Ordering::AcqRel);
+                    return Err(RunError::Thread(e));
+                }
+            }
         }
         drop(tx);
         for message in rx {
@@ -244,10 +272,14 @@ pub fn run_watched<R: Request>(
                 }
             }
         }
-        handles
-            .into_iter()
-            .try_for_each(|h| h.join().expect("a load generator thread panicked"))
+        handles.into_iter().try_for_each(|h| match h.join() {
+            Ok(ran) => ran.map_err(RunError::Thread),
+            Err(panic) => Err(RunError::Panicked(panic_message(&*panic))),
+        })
     })?;
+    // The interval log's start: the threads' start, on the wall clock.
+    let since = starting.at.get().map_or(Duration::ZERO, Instant::elapsed);
+    let started = SystemTime::now() - since;
     Ok(collector.finish(started, open_files, aborted))
 }
 
@@ -261,66 +293,104 @@ struct Generator<'a, R> {
     workers: usize,
     /// The parts of a mix tallied apart; 0 for a single request (or a mix of one).
     parts: usize,
-    start: Instant,
-    /// Closed loop: requests sent so far by every thread, for `max_requests`, and to
-    /// number a mix's requests in one sequence.
+    /// Where the threads agree on the run's start, once each has built its workers.
+    starting: &'a Start,
+    /// Closed loop: requests sent so far by every thread, to number a mix's requests in
+    /// one sequence.
     sent: &'a AtomicU64,
+    /// Closed loop: requests sent after the warmup by every thread, for `max_requests`.
+    measured: &'a AtomicU64,
+    /// Open loop: requests handed to a slot and not yet ended, on every thread: at
+    /// `max_in_flight` a due request is dropped, wherever the others are in flight.
+    in_flight: &'a AtomicUsize,
     /// The watch asked the run to stop.
     stop: &'a AtomicBool,
-    /// Every thread keeps its runtime running until all are done: a shared HTTP client
-    /// may have put a connection's task on this thread's runtime.
-    finished: &'a tokio::sync::Barrier,
+    /// Threads not yet done: every thread keeps its runtime running until all are done,
+    /// since a shared HTTP client may have put a connection's task on this thread's
+    /// runtime (see [`Rendezvous`]).
+    running: &'a AtomicUsize,
 }
 
 impl<R: Request> Generator<'_, R> {
     fn run(self, tx: Sender<Message>) -> io::Result<()> {
+        let mut rendezvous = Rendezvous {
+            running: self.running,
+            stop: self.stop,
+            left: false,
+        };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
         runtime.block_on(async {
-            let recorder = RefCell::new(Recorder::new(
-                self.plan,
-                self.thread,
-                self.start,
-                self.parts,
-                tx,
-            ));
-            let limit = at(self.start + self.plan.time_limit);
+            // Built before the start, so that no request's latency holds the making of a
+            // worker (a client, for reqwest requests).
+            let workers = self
+                .mine(self.workers)
+                .map(|_| self.request.worker())
+                .collect();
+            let start = self.starting.ready(self.stop).await;
+            let recorder =
+                RefCell::new(Recorder::new(self.plan, self.thread, start, self.parts, tx));
+            let limit = at(start + self.plan.time_limit);
             tokio::select! {
-                () = self.work(&recorder) => {}
+                () = self.work(start, workers, &recorder) => {}
                 () = tick(&recorder, self.stop) => {}
                 () = tokio::time::sleep_until(limit) => {}
             }
             recorder.into_inner().finish(Instant::now());
-            self.finished.wait().await;
+            rendezvous.wait().await;
         });
         Ok(())
     }
 
-    async fn work(&self, recorder: &RefCell<Recorder<'_>>) {
+    /// `workers`: one per slot or user of this thread's share (see [`Generator::mine`]).
+    async fn work(
+        &self,
+        start: Instant,
+        workers: Vec<R::Worker>,
+        recorder: &RefCell<Recorder<'_>>,
+    ) {
         match self.plan.model {
-            Model::Open { arrival, .. } => {
+            Model::Open {
+                arrival,
+                max_in_flight,
+            } => {
                 let due = self
                     .plan
-                    .schedule(arrival)
-                    .take(self.plan.max_requests.map_or(usize::MAX, |n| n as usize))
+                    .due(arrival)
                     .enumerate()
                     .skip(self.thread)
                     .step_by(self.threads);
-                let slots = self.mine(self.workers).count();
                 let handoff = Handoff {
-                    due: RefCell::new(VecDeque::with_capacity(slots)),
-                    idle: Cell::new(slots),
+                    due: RefCell::new(VecDeque::with_capacity(workers.len())),
+                    idle: Cell::new(workers.len()),
                     ready: Notify::new(),
                     over: Cell::new(false),
                 };
-                let slots = join_all((0..slots).map(|_| self.slot(&handoff, recorder)));
-                tokio::join!(self.dispatch(due, &handoff, recorder), slots);
+                let slots = RefCell::new(FuturesUnordered::new());
+                for worker in workers {
+                    slots
+                        .borrow_mut()
+                        .push(self.slot(worker, &handoff, recorder));
+                }
+                let open = OpenLoop {
+                    start,
+                    max_in_flight,
+                    handoff: &handoff,
+                    grow: &|| {
+                        let worker = self.request.worker();
+                        slots
+                            .borrow_mut()
+                            .push(self.slot(worker, &handoff, recorder));
+                    },
+                };
+                tokio::join!(self.dispatch(due, open, recorder), run_all(&slots));
             }
             Model::Closed { think } => {
                 let users = self
                     .mine(self.workers)
-                    .map(|u| self.user(u as u64, think, recorder));
+                    .zip(workers)
+                    .map(|(u, worker)| self.user(start, u as u64, think, worker, recorder));
                 join_all(users).await;
             }
         }
@@ -331,17 +401,19 @@ impl<R: Request> Generator<'_, R> {
         (self.thread..n).step_by(self.threads)
     }
 
-    /// Hands each due request to an idle slot at its time, or drops it when none is idle.
+    /// Hands each due request to an idle slot at its time (a new slot when none is idle),
+    /// or drops it when `max_in_flight` are in flight across the threads.
     async fn dispatch(
         &self,
         due: impl Iterator<Item = (usize, Duration)>,
-        handoff: &Handoff,
+        open: OpenLoop<'_>,
         recorder: &RefCell<Recorder<'_>>,
     ) {
+        let handoff = open.handoff;
         // Without a timerfd (no descriptor to spare), tokio's millisecond timer.
         let pacer = Pacer::new().ok();
         for (n, offset) in due {
-            let when = self.start + offset;
+            let when = open.start + offset;
             let paced = match &pacer {
                 Some(pacer) => pacer.until(when).await.is_ok(),
                 None => false,
@@ -350,14 +422,27 @@ impl<R: Request> Generator<'_, R> {
                 tokio::time::sleep_until(at(when)).await;
             }
             let part = self.request.part(n as u64);
-            match handoff.idle.get() {
-                0 => recorder.borrow_mut().dropped(Instant::now(), part),
-                idle => {
-                    handoff.idle.set(idle - 1);
-                    handoff.due.borrow_mut().push_back((when, part));
-                    handoff.ready.notify_one();
-                }
+            if self.in_flight.fetch_add(1, Ordering::Relaxed) >= open.max_in_flight {
+                self.in_flight.fetch_sub(1, Ordering::Relaxed);
+                recorder.borrow_mut().dropped(Instant::now(), part);
+                continue;
             }
+            // This thread's slots number at most its requests in flight, fewer than
+            // `max_in_flight`: a slot is made only when the others here are all busy.
+            if handoff.idle.get() == 0 {
+                (open.grow)();
+                handoff.idle.set(1);
+                // The slots are polled by another branch of this task: wake it to poll
+                // the new one.
+                std::future::poll_fn(|cx| {
+                    cx.waker().wake_by_ref();
+                    std::task::Poll::Ready(())
+                })
+                .await;
+            }
+            handoff.idle.set(handoff.idle.get() - 1);
+            handoff.due.borrow_mut().push_back((when, part));
+            handoff.ready.notify_one();
         }
         handoff.over.set(true);
         handoff.ready.notify_waiters();
@@ -365,8 +450,12 @@ impl<R: Request> Generator<'_, R> {
 
     /// An open-loop slot: sends the requests handed to it and records each from its due
     /// time, until the dispatch is over.
-    async fn slot(&self, handoff: &Handoff, recorder: &RefCell<Recorder<'_>>) {
-        let mut worker = self.request.worker();
+    async fn slot(
+        &self,
+        mut worker: R::Worker,
+        handoff: &Handoff,
+        recorder: &RefCell<Recorder<'_>>,
+    ) {
         loop {
             let (when, part) = loop {
                 // Registered before looking, so a notice sent in between is not missed.
@@ -386,21 +475,28 @@ impl<R: Request> Generator<'_, R> {
             let outcome = self.send(&mut worker, part).await;
             let end = Instant::now();
             recorder.borrow_mut().ended(end, end - when, outcome, part);
+            self.in_flight.fetch_sub(1, Ordering::Relaxed);
             handoff.idle.set(handoff.idle.get() + 1);
         }
     }
 
     /// A closed-loop user: while the plan counts it in, sends a request, waits for the
     /// answer, thinks, and again.
-    async fn user(&self, user: u64, think: Duration, recorder: &RefCell<Recorder<'_>>) {
-        let mut worker = self.request.worker();
+    async fn user(
+        &self,
+        start: Instant,
+        user: u64,
+        think: Duration,
+        mut worker: R::Worker,
+        recorder: &RefCell<Recorder<'_>>,
+    ) {
         loop {
-            let elapsed = self.start.elapsed();
+            let elapsed = start.elapsed();
             if self.plan.users_at(elapsed) <= user {
                 match self.plan.next_active(user, elapsed) {
                     None => return,
                     Some(then) if then > elapsed => {
-                        tokio::time::sleep_until(at(self.start + then)).await;
+                        tokio::time::sleep_until(at(start + then)).await;
                         continue;
                     }
                     // Active now, to within rounding of where a ramp crosses.
@@ -409,13 +505,15 @@ impl<R: Request> Generator<'_, R> {
             }
             // Counted only where needed: one shared counter is a cache line the threads
             // would otherwise pass back and forth on every request.
+            if let Some(max) = self.plan.max_requests
+                && elapsed >= self.plan.warmup
+                && self.measured.fetch_add(1, Ordering::Relaxed) >= max
+            {
+                return;
+            }
             let mut part = 0;
-            if self.plan.max_requests.is_some() || self.parts > 0 {
-                let n = self.sent.fetch_add(1, Ordering::Relaxed);
-                if self.plan.max_requests.is_some_and(|max| n >= max) {
-                    return;
-                }
-                part = self.request.part(n);
+            if self.parts > 0 {
+                part = self.request.part(self.sent.fetch_add(1, Ordering::Relaxed));
             }
             let sent = Instant::now();
             recorder.borrow_mut().sent(sent, false, part);
@@ -447,6 +545,55 @@ impl<R: Request> Generator<'_, R> {
     }
 }
 
+/// Where the generator threads wait for each other at the end. Not a barrier: a thread
+/// that panics or fails never arrives at one, and the others would wait for ever. A thread
+/// leaves its count however it exits, and one that exits before its time (a panic, an
+/// error) asks the others to stop, so that the run ends within an interval.
+struct Rendezvous<'a> {
+    running: &'a AtomicUsize,
+    stop: &'a AtomicBool,
+    left: bool,
+}
+
+impl Rendezvous<'_> {
+    /// How often a thread that is done looks whether the others are: the wait is short,
+    /// the last interval's hand-over, and polling needs no waker shared across runtimes.
+    const POLL: Duration = Duration::from_millis(1);
+
+    /// Says this thread is done and waits until every other is, its runtime running.
+    async fn wait(&mut self) {
+        self.leave();
+        while self.running.load(Ordering::Acquire) > 0 {
+            tokio::time::sleep(Self::POLL).await;
+        }
+    }
+
+    fn leave(&mut self) {
+        if !self.left {
+            self.left = true;
+            self.running.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+impl Drop for Rendezvous<'_> {
+    fn drop(&mut self) {
+        if !self.left {
+            self.stop.store(true, Ordering::Relaxed);
+            self.leave();
+        }
+    }
+}
+
+/// A panic's message, when it has one (`panic!` with a text does).
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
+        (Some(text), _) => (*text).to_string(),
+        (_, Some(text)) => text.clone(),
+        _ => "no message".to_string(),
+    }
+}
+
 /// Ends intervals on time when no request ends to do it; returns, ending the run, at the
 /// first interval end after the watch asked to stop.
 async fn tick(recorder: &RefCell<Recorder<'_>>, stop: &AtomicBool) {
@@ -462,6 +609,52 @@ async fn tick(recorder: &RefCell<Recorder<'_>>, stop: &AtomicBool) {
 
 fn at(instant: Instant) -> tokio::time::Instant {
     tokio::time::Instant::from_std(instant)
+}
+
+/// What an open loop's dispatch works with on one thread.
+struct OpenLoop<'a> {
+    start: Instant,
+    max_in_flight: usize,
+    handoff: &'a Handoff,
+    /// Adds an idle slot, with a new worker, to the thread's slots.
+    grow: &'a dyn Fn(),
+}
+
+/// Polls a thread's open-loop slots, which the dispatch may add to as it goes, until all
+/// have ended (the dispatch is over). The borrow is held only while polling, and the
+/// dispatch adds a slot only from its own branch, so the two never overlap.
+async fn run_all<F: Future<Output = ()>>(slots: &RefCell<FuturesUnordered<F>>) {
+    std::future::poll_fn(|cx| {
+        loop {
+            match slots.borrow_mut().poll_next_unpin(cx) {
+                std::task::Poll::Ready(Some(())) => {}
+                std::task::Poll::Ready(None) => return std::task::Poll::Ready(()),
+                std::task::Poll::Pending => return std::task::Poll::Pending,
+            }
+        }
+    })
+    .await;
+}
+
+/// Where the generator threads agree on when the run starts: once every thread has built
+/// its workers, or the run is stopped (a thread failed to start or panicked).
+struct Start {
+    /// Threads still building their workers.
+    unready: AtomicUsize,
+    at: OnceLock<Instant>,
+}
+
+impl Start {
+    /// Says this thread is ready and waits for the others; returns the run's start.
+    async fn ready(&self, stop: &AtomicBool) -> Instant {
+        if self.unready.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.at.get_or_init(Instant::now);
+        }
+        while self.at.get().is_none() && !stop.load(Ordering::Relaxed) {
+            tokio::time::sleep(Rendezvous::POLL).await;
+        }
+        *self.at.get_or_init(Instant::now)
+    }
 }
 
 /// An open loop's due requests on their way from the dispatch to the slots of a thread.

@@ -16,7 +16,7 @@
 
 use std::io;
 use std::mem::MaybeUninit;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -75,10 +75,11 @@ impl HttpGet {
         let host = parsed
             .host_str()
             .ok_or_else(|| resolve("no host".to_string()))?;
-        let port = parsed.port_or_known_default().unwrap_or(80);
-        let address = (host, port)
-            .to_socket_addrs()
+        // Not `(host, port)`: an IPv6 host's `host_str` is bracketed, `[::1]`.
+        let address = parsed
+            .socket_addrs(|| Some(80))
             .map_err(|e| resolve(e.to_string()))?
+            .into_iter()
             .next()
             .ok_or_else(|| resolve("no address".to_string()))?;
         let authority = match parsed.port() {
@@ -524,6 +525,7 @@ mod tests {
         "GET /a/b?c=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"
     )]
     #[case("http://localhost", "GET / HTTP/1.1\r\nHost: localhost\r\n")]
+    #[case("http://[::1]:8080/", "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n")]
     fn requests(#[case] url: &str, #[case] starts: &str) {
         let get = HttpGet::new(url).unwrap();
         let text = std::str::from_utf8(&get.request).unwrap();

@@ -211,6 +211,15 @@ impl Plan {
             .map(Duration::from_secs_f64)
     }
 
+    /// The time over which stage `stage` (from 0) measures: its start (the end of the
+    /// warmup, if later) to its end, as times since the start; empty for a stage the
+    /// warmup covers. Its rates are of this time, not of the drain after the last stage.
+    pub fn measured_window(&self, stage: usize) -> (Duration, Duration) {
+        let start: Duration = self.stages[..stage].iter().map(|s| s.duration).sum();
+        let end = start + self.stages[stage].duration;
+        (start.max(self.warmup).min(end), end)
+    }
+
     /// Where the figures of a request that ends at `t` go.
     pub fn phase_at(&self, t: Duration) -> Phase {
         if t < self.warmup {
@@ -255,6 +264,21 @@ impl Plan {
                 Arrival::Poisson { seed } => Some(SplitMix64::new(seed)),
             },
         }
+    }
+
+    /// The open loop's requests to send: the [`Plan::schedule`], all of it through the
+    /// warmup and then `max_requests` more at most, since the warmup is not measured.
+    pub fn due(&self, arrival: Arrival) -> impl Iterator<Item = Duration> + use<> {
+        let warmup = self.warmup;
+        let mut measured = self.max_requests.unwrap_or(u64::MAX);
+        self.schedule(arrival).take_while(move |&offset| {
+            if offset < warmup {
+                return true;
+            }
+            let more = measured > 0;
+            measured = measured.saturating_sub(1);
+            more
+        })
     }
 
     /// The stages as straight pieces of level over time: a stage with a ramp is two (the
@@ -611,6 +635,42 @@ mod tests {
         let mut plan = open(vec![stage(10.0, 2.5, false), stage(10.0, 1.0, false)]);
         plan.warmup = secs(1.5);
         assert_eq!(plan.interval_end(secs(t)), secs(expected));
+    }
+
+    #[rstest]
+    #[case::warmup_in_the_first(1.5, (1.5, 2.5), (2.5, 3.5))]
+    #[case::no_warmup(0.0, (0.0, 2.5), (2.5, 3.5))]
+    #[case::warmup_past_the_first(3.0, (2.5, 2.5), (3.0, 3.5))]
+    fn stages_measure_from_the_end_of_the_warmup_to_their_end(
+        #[case] warmup: f64,
+        #[case] first: (f64, f64),
+        #[case] second: (f64, f64),
+    ) {
+        let mut plan = open(vec![stage(10.0, 2.5, false), stage(10.0, 1.0, false)]);
+        plan.warmup = secs(warmup);
+        let window = |(a, b): (f64, f64)| (secs(a), secs(b));
+        assert_eq!(plan.measured_window(0), window(first));
+        assert_eq!(plan.measured_window(1), window(second));
+    }
+
+    #[rstest]
+    #[case::none_in_the_warmup(0.0, Some(3), 3)]
+    #[case::ten_in_the_warmup(1.0, Some(3), 13)]
+    #[case::no_limit(1.0, None, 25)]
+    #[case::more_than_scheduled(1.0, Some(100), 25)]
+    fn max_requests_counts_the_requests_due_after_the_warmup(
+        #[case] warmup: f64,
+        #[case] max_requests: Option<u64>,
+        #[case] expected: usize,
+    ) {
+        let mut plan = open(vec![stage(10.0, 2.5, false)]);
+        plan.warmup = secs(warmup);
+        plan.max_requests = max_requests;
+        let due: Vec<Duration> = plan.due(Arrival::Constant).collect();
+        assert_eq!(due.len(), expected);
+        // The warmup's are all sent, at 10/s.
+        let in_warmup = due.iter().filter(|&&d| d < plan.warmup).count();
+        assert_eq!(in_warmup as f64, warmup * 10.0);
     }
 
     #[rstest]

@@ -84,7 +84,12 @@ pub struct SoFar<'a> {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Figures {
     pub tally: Tally,
-    /// The time the figures were taken over: the intervals they come from.
+    /// The time the figures were measured over, which rates divide by: the stages'
+    /// time after the warmup that the run reached (all of it, unless the watch stopped
+    /// the run), not the drain after the last stage while requests in flight end or time
+    /// out, else one hanging request would dilute every rate by its timeout. Answers that
+    /// end in the drain still count, in the rates' numerators too: they are of requests
+    /// sent in the window (an open loop's rate is of the requests due in it).
     pub elapsed: Duration,
     /// A mix's parts, in the order of [`Report::parts`], over the same time; none for a
     /// single request or a mix of one (whose figures are these).
@@ -117,7 +122,8 @@ impl Figures {
         }
     }
 
-    /// Requests that ended per second, answered or failed: the achieved rate.
+    /// Requests that ended per second of the measured time (see [`Figures::elapsed`]),
+    /// answered or failed: the achieved rate.
     pub fn rate(&self) -> f64 {
         per_second(self.tally.requests(), self.elapsed)
     }
@@ -302,8 +308,11 @@ impl<'a> Collector<'a> {
 
     fn close(&mut self, p: Pending) {
         let phase = self.plan.phase_at(p.start);
-        let elapsed = p.end - p.start;
         if let Phase::Stage(i) = phase {
+            // The drain after the last stage, waiting for requests in flight, is not
+            // measured time: its answers count, its length does not.
+            let (from, to) = self.plan.measured_window(i);
+            let elapsed = p.end.min(to).saturating_sub(p.start.max(from));
             self.stages[i].add(&p.tally, &p.parts, elapsed);
             self.total.add(&p.tally, &p.parts, elapsed);
         }
@@ -516,7 +525,7 @@ mod tests {
     }
 
     /// Two threads; the second finishes with stage 2, the first sends one more interval (the
-    /// drain, which counts in the last stage).
+    /// drain, whose answers count in the last stage, its time not).
     fn report() -> Report {
         let plan = plan();
         let mut collector = Collector::new(&plan, 2, &[]);
@@ -568,8 +577,10 @@ mod tests {
         assert_eq!(report.stages[0].tally.requests(), 3);
         assert_eq!(report.stages[0].elapsed, Duration::from_millis(1000));
         assert_eq!(report.stages[1].tally.requests(), 4);
-        assert_eq!(report.stages[1].elapsed, Duration::from_millis(1000));
-        assert_eq!(report.stages[1].rate(), 4.0);
+        // The drain's answer counts, its half second does not.
+        assert_eq!(report.stages[1].elapsed, Duration::from_millis(500));
+        assert_eq!(report.stages[1].rate(), 8.0);
+        assert_eq!(report.total.elapsed, Duration::from_millis(1500));
         let latency = report.total.latency().unwrap();
         assert_eq!(latency.max.as_millis(), 50);
     }
