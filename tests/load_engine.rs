@@ -237,7 +237,7 @@ fn a_watched_run_is_shown_each_interval_as_it_closes_with_its_stage_so_far() {
     plan.warmup = Duration::from_millis(500);
     let mut seen = Vec::new();
     let mut starts = Vec::new();
-    let report = run_watched(&plan, NonZeroUsize::MIN, &NeverRight, |event| {
+    let report = run_watched(&plan, NonZeroUsize::MIN, &NeverRight, None, |event| {
         match event {
             Event::Starts(phase) => starts.push((phase, seen.len())),
             Event::Closed(so_far) => {
@@ -260,6 +260,79 @@ fn a_watched_run_is_shown_each_interval_as_it_closes_with_its_stage_so_far() {
         "{stages:?}"
     );
     assert_eq!(report.stages[0].tally.error_count(), 100);
+}
+
+/// A sink whose bytes the test can read while the engine writes into it.
+#[derive(Clone, Default)]
+struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Shared {
+    /// The interval log's histogram lines so far: tag, start (s) and count.
+    fn lines(&self) -> Vec<(String, f64, u64)> {
+        let log = self.0.lock().unwrap().clone();
+        perfcase::load::interval_log::read(&log)
+            .unwrap()
+            .into_iter()
+            .map(|l| (l.tag.unwrap(), l.start.as_secs_f64(), l.histogram.len()))
+            .collect()
+    }
+}
+
+/// The interval log is written as each interval closes, before the watch hears of it, not
+/// kept for the end: a run's memory does not grow with its histograms.
+#[test]
+fn the_interval_log_is_written_as_each_interval_closes() {
+    let _serial = serial();
+    let nginx = Nginx::start(r#"location = /json { return 200 '{"ok":true}'; }"#);
+    let get = HttpGet::new(&format!("{}/json", nginx.url())).unwrap();
+    let mut plan = open(50.0, 2.5, 5);
+    plan.warmup = Duration::from_millis(500);
+    let sink = Shared::default();
+    let mut out = sink.clone();
+    let mut heard = Vec::new();
+    let report = run_watched(&plan, NonZeroUsize::MIN, &get, Some(&mut out), |event| {
+        if let Event::Closed(so_far) = event {
+            heard.push((so_far.interval.requests, sink.lines().len()));
+        }
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert_eq!(report.log_error, None);
+    // Each interval's line (one that answered nothing has none) was there when the watch
+    // was told of it.
+    assert_eq!(heard.len(), report.intervals.len());
+    assert!(heard.len() >= 3, "{heard:?}");
+    for (n, (_, lines)) in heard.iter().enumerate() {
+        let answered = heard[..=n].iter().filter(|(requests, _)| *requests > 0);
+        assert_eq!(*lines, answered.count(), "{heard:?}");
+    }
+    let lines = sink.lines();
+    let expected: Vec<(String, f64, u64)> = report
+        .intervals
+        .iter()
+        .filter(|i| i.requests > 0)
+        .map(|i| {
+            let tag = match i.phase {
+                Phase::Warmup => "latency@warmup",
+                Phase::Stage(_) => "latency",
+            };
+            let start = (i.start.as_secs_f64() * 1e3).round() / 1e3;
+            (tag.to_string(), start, i.requests)
+        })
+        .collect();
+    assert_eq!(lines, expected);
+    assert_eq!(lines.iter().map(|l| l.2).sum::<u64>(), 125);
 }
 
 #[test]
@@ -442,7 +515,7 @@ fn a_watch_stops_the_run_within_an_interval() {
     let plan = open(100.0, 30.0, 20);
     let started = Instant::now();
     let get = HttpGet::new(&server.url()).unwrap();
-    let report = run_watched(&plan, default_threads(), &get, |event| match event {
+    let report = run_watched(&plan, default_threads(), &get, None, |event| match event {
         Event::Closed(so_far) if so_far.interval.end >= Duration::from_secs(2) => {
             ControlFlow::Break(())
         }

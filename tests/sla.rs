@@ -76,12 +76,15 @@ fn a_closed_loop_on_a_fixed_delay_measures_it_and_writes_its_timeline_and_histog
 fn a_threshold_that_fails_is_placed_where_it_is_written() {
     let _serial = serial();
     let server = ScriptedServer::delayed(Duration::from_millis(20));
-    let (_ws, run) = run_check(
+    let (ws, run) = run_check(
         &server.url(),
         "load = { users = 1, duration = \"1s\" }\nthresholds = { \"latency.p50\" = \"< 5ms\" }\n",
     );
     run.assert_outcome(CASE, "FAILED");
     run.assert_says("x.toml:9:32: latency.p50: expected < 5ms, observed 2");
+    // A failed check leaves its histograms too.
+    let hlog = ws.read_out("samples/sla__x__ok.hlog");
+    assert!(hlog.contains("\nTag=latency,0.000,1.000,"), "{hlog}");
 }
 
 #[test]
@@ -462,6 +465,23 @@ fn abort_on_fail_stops_a_run_at_the_first_threshold_lost() {
         junit.contains(&format!("aborted at {at}s: latency.mean = ")),
         "{junit}"
     );
+    // The hlog, written as the run went, has every interval up to the stop (and what
+    // ended before the run did), and its temporary file is gone.
+    let hlog = ws.read_out("samples/sla__x__ok.hlog");
+    let starts: Vec<&str> = hlog
+        .lines()
+        .filter_map(|l| l.strip_prefix("Tag=latency,"))
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    let seconds: Vec<String> = (0..at).map(|s| format!("{s}.000")).collect();
+    assert_eq!(starts[..at as usize], seconds, "{hlog}");
+    assert!(starts.len() <= at as usize + 2, "{hlog}");
+    let mut samples: Vec<String> = std::fs::read_dir(ws.out().join("samples"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    samples.sort();
+    assert_eq!(samples, ["sla__x__ok.hlog", "sla__x__ok.timeline.csv"]);
 }
 
 /// A ladder of two stages, the second slower: results.csv has each stage's figures beside

@@ -60,7 +60,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
-use std::io;
+use std::io::{self, Write};
 use std::num::NonZeroUsize;
 use std::ops::ControlFlow;
 use std::sync::OnceLock;
@@ -161,7 +161,7 @@ pub fn run<R: Request>(
     threads: NonZeroUsize,
     request: &R,
 ) -> Result<Report, RunError> {
-    run_watched(plan, threads, request, |_| ControlFlow::Continue(()))
+    run_watched(plan, threads, request, None, |_| ControlFlow::Continue(()))
 }
 
 /// What [`run_watched`] tells its watch as the run goes.
@@ -181,10 +181,16 @@ pub enum Event<'a> {
 /// no request is sent after the current interval ends, those in flight are dropped and
 /// counted unfinished, and the report's `aborted` says when it was asked to stop (the end of
 /// the interval it was told of).
+///
+/// With a `log`, every interval's histograms are written into it as the interval closes,
+/// in HdrHistogram's interval-log format (see [`super::interval_log`]), also on the
+/// collecting thread; the report keeps none. A failure to write is kept in the report's
+/// `log_error` and the run goes on; after a [`RunError`] the log is incomplete.
 pub fn run_watched<R: Request>(
     plan: &Plan,
     threads: NonZeroUsize,
     request: &R,
+    log: Option<&mut dyn Write>,
     mut watch: impl FnMut(Event<'_>) -> ControlFlow<()>,
 ) -> Result<Report, RunError> {
     plan.validate()?;
@@ -210,7 +216,9 @@ pub fn run_watched<R: Request>(
     let running = AtomicUsize::new(threads);
     let (tx, rx) = mpsc::channel();
     let parts = request.parts();
-    let mut collector = Collector::new(plan, threads, &parts);
+    // Reborrowed, for a lifetime as short as the plan's.
+    let log = log.map(|out| out as &mut dyn Write);
+    let mut collector = Collector::new(plan, threads, &parts, log);
     // A mix of one request is the run itself: its figures are the total's.
     let tallied = if parts.len() > 1 { parts.len() } else { 0 };
     let mut aborted = None;
@@ -259,7 +267,14 @@ pub fn run_watched<R: Request>(
             }
         }
         drop(tx);
+        let mut begun = false;
         for message in rx {
+            // A thread sends only once the threads agreed on the start.
+            if !begun {
+                begun = true;
+                let since = starting.at.get().map_or(Duration::ZERO, Instant::elapsed);
+                collector.start(SystemTime::now() - since);
+            }
             let closed = collector.closed();
             collector.receive(message);
             for index in closed..collector.closed() {
@@ -277,10 +292,7 @@ pub fn run_watched<R: Request>(
             Err(panic) => Err(RunError::Panicked(panic_message(&*panic))),
         })
     })?;
-    // The interval log's start: the threads' start, on the wall clock.
-    let since = starting.at.get().map_or(Duration::ZERO, Instant::elapsed);
-    let started = SystemTime::now() - since;
-    Ok(collector.finish(started, open_files, aborted))
+    Ok(collector.finish(open_files, aborted))
 }
 
 /// One generator thread's share of the run.

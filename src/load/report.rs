@@ -1,19 +1,17 @@
 //! What a run produced: a timeline of intervals (a second each, shorter where a stage or
-//! the warmup ends), the figures of each stage and of the whole run, and the histograms of
-//! every interval in HdrHistogram's interval-log format, so that runs from several machines
-//! can be merged later (HdrHistogram's log processors add the histograms of one interval).
+//! the warmup ends) and the figures of each stage and of the whole run; every interval's
+//! histograms go to the interval log (see [`super::interval_log`]) as the interval closes.
 //!
 //! The collector builds it from what the generator threads send: each thread's tally of
 //! each interval, merged once every thread has sent its part of that interval, so at most
-//! a few intervals' histograms are held at a time.
+//! a few intervals' histograms are held at a time. What stays for the whole run is a
+//! timeline row (about a hundred bytes) a second.
 
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io::Write;
 use std::time::{Duration, SystemTime};
 
-use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
-use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
-
+use super::interval_log::{IntervalLog, LogError};
 use super::limits;
 use super::plan::{Phase, Plan};
 use super::record::{ErrorKind, Latency, Tally};
@@ -34,11 +32,6 @@ pub struct Interval {
     pub p99: Option<Duration>,
     /// What the interval's generations measured; `None` when none was answered in it.
     pub generated: Option<IntervalGenerated>,
-    /// The interval's histograms under their figure's name (`latency`, `ttft`, `itl`,
-    /// `tpot`, and a mix's `latency{search}`...), those that hold a value, compressed (V2
-    /// deflate): a few hundred bytes each instead of the 190 KB of the histogram itself,
-    /// for every second of the run.
-    histograms: Vec<(String, Vec<u8>)>,
 }
 
 /// An interval's generation figures, for the timeline.
@@ -159,6 +152,9 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// When the watch stopped the run, since its start; `None` when it ran its course.
     pub aborted: Option<Duration>,
+    /// Why the interval log is incomplete (the first failure to write it; the run went
+    /// on); `None` when it was written whole, or not asked for.
+    pub log_error: Option<LogError>,
 }
 
 impl Report {
@@ -207,6 +203,9 @@ pub(crate) struct Collector<'a> {
     total: Figures,
     whole_run: Tally,
     unfinished: u64,
+    /// The run's start on the wall clock, once known (see [`Collector::start`]).
+    started: Option<SystemTime>,
+    log: IntervalLog<'a>,
 }
 
 struct Pending {
@@ -218,8 +217,14 @@ struct Pending {
 }
 
 impl<'a> Collector<'a> {
-    /// `parts`: the names of a mix's parts, tallied apart when there are more than one.
-    pub fn new(plan: &'a Plan, threads: usize, parts: &[String]) -> Collector<'a> {
+    /// `parts`: the names of a mix's parts, tallied apart when there are more than one;
+    /// `log`: where the interval log goes, if anywhere.
+    pub fn new(
+        plan: &'a Plan,
+        threads: usize,
+        parts: &[String],
+        log: Option<&'a mut dyn Write>,
+    ) -> Collector<'a> {
         let tallied = if parts.len() > 1 { parts.len() } else { 0 };
         Collector {
             plan,
@@ -231,7 +236,16 @@ impl<'a> Collector<'a> {
             total: Figures::with_parts(tallied),
             whole_run: Tally::default(),
             unfinished: 0,
+            started: None,
+            log: IntervalLog::new(log),
         }
+    }
+
+    /// The run started at `started` on the wall clock: begins the interval log. Before
+    /// the first interval closes; without it, the log begins when it does.
+    pub fn start(&mut self, started: SystemTime) {
+        self.started.get_or_insert(started);
+        self.log.begin(started);
     }
 
     pub fn receive(&mut self, message: Message) {
@@ -329,26 +343,21 @@ impl<'a> Collector<'a> {
                 output_tokens: g.output_tokens,
             }
         });
-        let mut histograms = Vec::new();
-        let mut serializer = V2DeflateSerializer::new();
         let scopes =
             std::iter::once((None, &p.tally)).chain(self.parts.iter().map(Some).zip(&p.parts));
-        for (part, tally) in scopes {
-            for (figure, histogram) in tally.histograms() {
-                if histogram.is_empty() {
-                    continue;
-                }
-                let mut bytes = Vec::new();
-                serializer
-                    .serialize(histogram, &mut bytes)
-                    .expect("a histogram serializes into memory");
-                let name = match part {
-                    None => figure.to_string(),
-                    Some(part) => format!("{figure}{{{part}}}"),
-                };
-                histograms.push((name, bytes));
-            }
-        }
+        let histograms = scopes.flat_map(|(part, tally)| {
+            tally
+                .histograms()
+                .into_iter()
+                .map(move |(figure, histogram)| {
+                    let name = match part {
+                        None => figure.to_string(),
+                        Some(part) => format!("{figure}{{{part}}}"),
+                    };
+                    (name, histogram)
+                })
+        });
+        self.log.write(p.start, p.end, phase, histograms);
         self.intervals.push(Interval {
             start: p.start,
             end: p.end,
@@ -359,16 +368,11 @@ impl<'a> Collector<'a> {
             p50: summary.map(|s| s.p50),
             p99: summary.map(|s| s.p99),
             generated,
-            histograms,
         });
     }
 
-    pub fn finish(
-        mut self,
-        started: SystemTime,
-        open_files: Option<u64>,
-        aborted: Option<Duration>,
-    ) -> Report {
+    /// The report, once every thread is done; ends the interval log.
+    pub fn finish(mut self, open_files: Option<u64>, aborted: Option<Duration>) -> Report {
         for progress in &mut self.progress {
             progress.1 = true;
         }
@@ -384,6 +388,8 @@ impl<'a> Collector<'a> {
                 _ => None,
             })
             .collect();
+        let started = self.started.unwrap_or_else(SystemTime::now);
+        let log_error = self.log.end(started);
         Report {
             started,
             intervals: self.intervals,
@@ -394,75 +400,8 @@ impl<'a> Collector<'a> {
             open_files,
             warnings,
             aborted,
+            log_error,
         }
-    }
-}
-
-/// Why the interval log could not be written.
-#[derive(Debug, thiserror::Error)]
-pub enum LogError {
-    #[error("cannot write the interval log: {0}")]
-    Io(#[from] io::Error),
-    #[error("an interval histogram does not read back: {0:?}")]
-    Histogram(hdrhistogram::serialization::DeserializeError),
-    #[error("cannot encode an interval histogram: {0:?}")]
-    Encode(
-        hdrhistogram::serialization::interval_log::IntervalLogWriterError<
-            hdrhistogram::serialization::V2DeflateSerializeError,
-        >,
-    ),
-}
-
-/// Writes every interval's histograms (microseconds) as an HdrHistogram interval log:
-/// `StartTime` and `BaseTime` are the run's start, each interval's timestamp counts from
-/// it, and each histogram is tagged with its figure: `latency`, `ttft`, `itl`, `tpot`, a
-/// mix's part's `latency{search}`; in the warmup `latency@warmup` and so on, so that a log
-/// processor asked for one tag (`-tag latency`) merges the measured run only. A stage is
-/// found by its times (the timeline has them). Tags cannot hold a space or a comma: a
-/// part's name has those written `_`.
-pub fn write_interval_log(report: &Report, out: &mut impl Write) -> Result<(), LogError> {
-    let mut serializer = V2DeflateSerializer::new();
-    let mut log = IntervalLogWriterBuilder::new()
-        .add_comment("perfcase load: durations in microseconds, tagged by figure")
-        .with_start_time(report.started)
-        .with_base_time(report.started)
-        .with_max_value_divisor(1e6)
-        .begin_log_with(out, &mut serializer)?;
-    let mut deserializer = Deserializer::new();
-    for interval in &report.intervals {
-        for (name, bytes) in &interval.histograms {
-            let histogram: hdrhistogram::Histogram<u64> = deserializer
-                .deserialize(&mut bytes.as_slice())
-                .map_err(LogError::Histogram)?;
-            let tag = log_tag(name, interval.phase);
-            log.write_histogram(
-                &histogram,
-                interval.start,
-                interval.end - interval.start,
-                Tag::new(&tag),
-            )
-            .map_err(LogError::Encode)?;
-        }
-    }
-    Ok(())
-}
-
-/// A histogram's tag in the interval log: its figure's name, `@warmup` after it in the
-/// warmup, with what a tag cannot hold written `_`.
-fn log_tag(figure: &str, phase: Phase) -> String {
-    let tag: String = figure
-        .chars()
-        .map(|c| {
-            if matches!(c, ',' | ' ' | '\r' | '\n') {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
-    match phase {
-        Phase::Warmup => format!("{tag}@warmup"),
-        Phase::Stage(_) => tag,
     }
 }
 
@@ -471,7 +410,6 @@ mod tests {
     use super::*;
     use crate::load::plan::{Arrival, Model, Stage};
     use crate::load::record::Sample;
-    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
     fn plan() -> Plan {
         Plan {
@@ -524,12 +462,29 @@ mod tests {
         Message::Done { thread, unfinished }
     }
 
+    /// The report of a run of `plan` on `threads` threads that sent `messages`, started
+    /// at `started`, and its interval log.
+    fn collect(
+        plan: &Plan,
+        threads: usize,
+        parts: &[String],
+        messages: impl IntoIterator<Item = Message>,
+        started: SystemTime,
+    ) -> (Report, Vec<u8>) {
+        let mut log = Vec::new();
+        let mut collector = Collector::new(plan, threads, parts, Some(&mut log));
+        collector.start(started);
+        for message in messages {
+            collector.receive(message);
+        }
+        let report = collector.finish(Some(1024), None);
+        (report, log)
+    }
+
     /// Two threads; the second finishes with stage 2, the first sends one more interval (the
     /// drain, whose answers count in the last stage, its time not).
-    fn report() -> Report {
-        let plan = plan();
-        let mut collector = Collector::new(&plan, 2, &[]);
-        for message in [
+    fn report() -> (Report, Vec<u8>) {
+        let messages = [
             part(0, 0, 0, 1000, &[5, 5]),
             part(1, 0, 0, 1000, &[7]),
             part(1, 1, 1000, 2000, &[10, 20]),
@@ -539,19 +494,14 @@ mod tests {
             part(0, 2, 2000, 2400, &[40, 40]),
             part(0, 3, 2500, 3000, &[50]),
             done(0, 2),
-        ] {
-            collector.receive(message);
-        }
-        collector.finish(
-            SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-            Some(1024),
-            None,
-        )
+        ];
+        let started = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        collect(&plan(), 2, &[], messages, started)
     }
 
     #[test]
     fn intervals_merge_the_threads_parts() {
-        let report = report();
+        let (report, _) = report();
         let rows: Vec<(Phase, u64, u64, Duration)> = report
             .intervals
             .iter()
@@ -572,7 +522,7 @@ mod tests {
 
     #[test]
     fn figures_leave_out_the_warmup() {
-        let report = report();
+        let (report, _) = report();
         assert_eq!(report.total.tally.requests(), 7);
         assert_eq!(report.stages[0].tally.requests(), 3);
         assert_eq!(report.stages[0].elapsed, Duration::from_millis(1000));
@@ -587,34 +537,25 @@ mod tests {
 
     /// The interval log's histograms as HdrHistogram's log reader reads them back: tag,
     /// start and histogram.
-    fn read_log(report: &Report) -> Vec<(Option<String>, Duration, hdrhistogram::Histogram<u64>)> {
-        let mut log = Vec::new();
-        write_interval_log(report, &mut log).unwrap();
-        let mut deserializer = Deserializer::new();
-        let mut read = Vec::new();
-        for entry in IntervalLogIterator::new(&log) {
-            if let LogEntry::Interval(h) = entry.unwrap() {
-                let bytes = base64::Engine::decode(
-                    &base64::engine::general_purpose::STANDARD,
-                    h.encoded_histogram(),
-                )
-                .unwrap();
-                let histogram: hdrhistogram::Histogram<u64> =
-                    deserializer.deserialize(&mut bytes.as_slice()).unwrap();
-                read.push((
-                    h.tag().map(|t| t.as_str().to_string()),
-                    h.start_timestamp(),
-                    histogram,
-                ));
-            }
-        }
-        read
+    fn read_log(log: &[u8]) -> Vec<(Option<String>, Duration, hdrhistogram::Histogram<u64>)> {
+        let read = crate::load::interval_log::read(log).unwrap();
+        read.into_iter()
+            .map(|l| (l.tag, l.start, l.histogram))
+            .collect()
     }
 
     #[test]
     fn the_interval_log_reads_back_to_the_same_counts() {
-        let report = report();
-        let read = read_log(&report);
+        let (report, log) = report();
+        assert_eq!(report.log_error, None);
+        let header = "#perfcase load: durations in microseconds, tagged by figure\n\
+                      #[StartTime: 1700000000.000 (seconds since epoch)]\n\
+                      #[BaseTime: 1700000000.000 (seconds since epoch)]\n\
+                      #[MaxValueDivisor: 1000000.000]\n\
+                      Tag=latency@warmup,0.000,1.000,0.007,";
+        let text = String::from_utf8(log.clone()).unwrap();
+        assert!(text.starts_with(header), "{text}");
+        let read = read_log(&log);
         assert_eq!(read.len(), report.intervals.len());
         let tags: Vec<_> = read.iter().map(|r| r.0.clone().unwrap()).collect();
         assert_eq!(tags, ["latency@warmup", "latency", "latency", "latency"]);
@@ -636,7 +577,6 @@ mod tests {
     fn each_figure_and_part_has_its_own_tag_in_the_log_and_its_own_figures() {
         let plan = plan();
         let parts = ["search".to_string(), "long chat".to_string()];
-        let mut collector = Collector::new(&plan, 1, &parts);
         let generation = Sample {
             ttft: Some(Duration::from_millis(100)),
             itl: Some(Duration::from_millis(10)),
@@ -645,6 +585,7 @@ mod tests {
             output_tokens: Some(8),
             good: None,
         };
+        let mut messages = Vec::new();
         for (index, start) in [(0, 0), (1, 1000)] {
             let mut search = Tally::default();
             search.answered(Duration::from_millis(2));
@@ -653,7 +594,7 @@ mod tests {
             chat.sampled(Duration::from_millis(300), &generation);
             let mut tally = search.clone();
             tally.add(&chat);
-            collector.receive(Message::Part(Box::new(Part {
+            messages.push(Message::Part(Box::new(Part {
                 thread: 0,
                 index,
                 start: Duration::from_millis(start),
@@ -663,8 +604,8 @@ mod tests {
                 in_flight: 0,
             })));
         }
-        let report = collector.finish(SystemTime::UNIX_EPOCH, None, None);
-        let read = read_log(&report);
+        let (report, log) = collect(&plan, 1, &parts, messages, SystemTime::UNIX_EPOCH);
+        let read = read_log(&log);
         let tagged: Vec<(String, u64)> = read
             .iter()
             .map(|(tag, _, h)| (tag.clone().unwrap(), h.len()))
@@ -699,31 +640,26 @@ mod tests {
     #[test]
     fn a_mix_of_one_is_tallied_as_the_run_itself() {
         let plan = plan();
-        let mut collector = Collector::new(&plan, 2, &["only".to_string()]);
-        for message in [
+        let messages = [
             part(0, 0, 0, 1000, &[1]),
             part(0, 1, 1000, 2000, &[2, 3]),
             done(0, 0),
             done(1, 0),
-        ] {
-            collector.receive(message);
-        }
-        let report = collector.finish(SystemTime::UNIX_EPOCH, None, None);
+        ];
+        let only = ["only".to_string()];
+        let (report, log) = collect(&plan, 2, &only, messages, SystemTime::UNIX_EPOCH);
         assert!(report.total.parts.is_empty() && report.stages[0].parts.is_empty());
         assert_eq!(report.part("only", None), Some(&report.total));
         assert_eq!(report.part("only", Some(0)), Some(&report.stages[0]));
         assert_eq!(report.part("other", None), None);
-        let tags: Vec<String> = read_log(&report)
-            .into_iter()
-            .map(|r| r.0.unwrap())
-            .collect();
+        let tags: Vec<String> = read_log(&log).into_iter().map(|r| r.0.unwrap()).collect();
         assert_eq!(tags, ["latency@warmup", "latency"]);
     }
 
     #[test]
     fn machine_limits_are_one_warning_each() {
         let plan = plan();
-        let mut collector = Collector::new(&plan, 1, &[]);
+        let mut collector = Collector::new(&plan, 1, &[], None);
         let mut tally = Tally::default();
         for _ in 0..500 {
             tally.failed(ErrorKind::Exhausted(super::super::record::Resource::Files));
@@ -737,7 +673,7 @@ mod tests {
             parts: Vec::new(),
             in_flight: 0,
         })));
-        let report = collector.finish(SystemTime::now(), Some(1024), None);
+        let report = collector.finish(Some(1024), None);
         assert_eq!(report.warnings.len(), 1);
         assert!(report.warnings[0].starts_with("500 connections could not be opened"));
     }

@@ -42,7 +42,10 @@ pub async fn run(context: &RunContext<'_>, spec: &Arc<SlaSpec>) -> Outcome {
         spec.clone(),
         notes,
     );
-    let mut engine = match start::engine(spec, context.redactor, watch) {
+    // Opened before the run, for the engine to write as intervals close; a file that
+    // cannot be opened is an artifacts error after the run, which goes on without it.
+    let hlog = artifacts::open_hlog(&context.config.out_dir, context.case);
+    let mut engine = match start::engine(spec, context.redactor, hlog, watch) {
         Ok(engine) => engine,
         Err(e) => return Outcome::error(ErrorCause::Request, e),
     };
@@ -57,7 +60,11 @@ pub async fn run(context: &RunContext<'_>, spec: &Arc<SlaSpec>) -> Outcome {
         hear(note, &context.progress, &live, &spec.plan, &mut lost);
     }
     live.finish();
-    let start::Ran { report, examples } = match ended {
+    let start::Ran {
+        report,
+        examples,
+        hlog,
+    } = match ended {
         Ok(Ok(ran)) => ran,
         Ok(Err(e)) => return Outcome::error(ErrorCause::Request, e.to_string()),
         Err(e) => {
@@ -72,6 +79,7 @@ pub async fn run(context: &RunContext<'_>, spec: &Arc<SlaSpec>) -> Outcome {
         &context.config.out_dir,
         context.case,
         &report,
+        hlog,
         context.redactor,
     ) {
         outcome.keep_as_error(ErrorCause::Artifacts, e);

@@ -395,6 +395,7 @@ mod tests {
             open_files: None,
             warnings: Vec::new(),
             aborted: None,
+            log_error: None,
         }
     }
 
