@@ -24,8 +24,10 @@
 //! request; a mix of more than one request also records each request in its part's
 //! tally. At the end of every interval (a second, or less where a stage or the warmup
 //! ends) it hands that interval's tally to the collector on the calling thread and starts
-//! a new one; the collector merges the threads' parts into the timeline and adds them to
-//! the stage and total figures. A request counts in the interval in which it ended.
+//! a new one; the collector merges the threads' parts into the timeline, adds them to
+//! the stage and total figures, and writes the interval's histograms to the interval log
+//! (if the caller gave one) before dropping them. A request counts in the interval in
+//! which it ended.
 //!
 //! # Open loop: latency from the time a request was due
 //!
