@@ -1,9 +1,27 @@
 //! Text for people, shared by every layer: durations as latencies are read, times as
-//! RFC 3339, excerpts of long bodies, and the nearest name for a "did you mean". A leaf:
-//! it imports nothing of the crate.
+//! RFC 3339, excerpts of long bodies, the nearest name for a "did you mean", and CSV
+//! records in memory. A leaf: it imports nothing of the crate.
 
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// CSV records in memory, each line ending in a line feed: what every CSV artifact and
+/// history row is made of before it is written (whole, atomically or appended).
+pub fn csv_records<R, T>(records: impl IntoIterator<Item = R>) -> Vec<u8>
+where
+    R: IntoIterator<Item = T>,
+    T: AsRef<[u8]>,
+{
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for record in records {
+        writer
+            .write_record(record)
+            .expect("writing CSV to memory cannot fail");
+    }
+    writer
+        .into_inner()
+        .expect("flushing CSV to memory cannot fail")
+}
 
 /// Formats a duration the way people read latencies: `850µs`, `12.3ms`, `1.25s`.
 pub fn format_duration(d: Duration) -> String {

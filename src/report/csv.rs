@@ -4,6 +4,7 @@
 //! ratios, per second for rates.
 
 use super::record::Record;
+use crate::text::csv_records;
 
 const FIXED: &[&str] = &[
     "timestamp",
@@ -67,18 +68,9 @@ pub(super) fn to_csv<'a>(
     header: impl IntoIterator<Item = &'a str>,
     rows: impl IntoIterator<Item = Vec<String>>,
 ) -> Vec<u8> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer
-        .write_record(header)
-        .expect("writing CSV to memory cannot fail");
-    for row in rows {
-        writer
-            .write_record(&row)
-            .expect("writing CSV to memory cannot fail");
-    }
-    writer
-        .into_inner()
-        .expect("flushing CSV to memory cannot fail")
+    let mut text = csv_records([header]);
+    text.extend(csv_records(rows));
+    text
 }
 
 #[cfg(test)]

@@ -27,17 +27,11 @@ pub fn write<'a>(
     redactor: &Redactor,
 ) -> std::io::Result<PathBuf> {
     let path = path(out_dir, case, extension)?;
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(header).map_err(std::io::Error::other)?;
-    for row in rows {
-        let safe = row
-            .iter()
-            .map(|cell| printable(&redactor.redact(cell)).into_owned());
-        writer.write_record(safe).map_err(std::io::Error::other)?;
-    }
-    let bytes = writer
-        .into_inner()
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    write_atomic(&path, &bytes)?;
+    let safe = rows.iter().map(|row| {
+        row.iter()
+            .map(|cell| printable(&redactor.redact(cell)).into_owned())
+            .collect()
+    });
+    write_atomic(&path, &super::csv::to_csv(header, safe))?;
     Ok(path)
 }

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::atomic::lock_file;
-use crate::text::excerpt;
+use crate::text::{csv_records, excerpt};
 
 /// The columns every row has, in order, before the figure columns.
 pub const FIXED_COLUMNS: &[&str] = &[
@@ -305,13 +305,7 @@ fn render(row: &HistoryRow) -> Vec<u8> {
 
 /// One CSV line, line feed included.
 fn csv_line<T: AsRef<[u8]>>(cells: impl IntoIterator<Item = T>) -> Vec<u8> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer
-        .write_record(cells)
-        .expect("writing CSV to memory cannot fail");
-    writer
-        .into_inner()
-        .expect("flushing CSV to memory cannot fail")
+    csv_records([cells])
 }
 
 #[cfg(test)]
