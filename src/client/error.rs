@@ -55,6 +55,16 @@ pub enum RequestError {
         "{url} reset the connection before answering (did the server crash or drop the request? check its log): {detail}"
     )]
     Reset { url: String, detail: String },
+    /// This machine, not the server, ran out of what a connection needs: file descriptors
+    /// (EMFILE, ENFILE) or local ports (EADDRNOTAVAIL); `errno` says which.
+    #[error(
+        "could not open a connection to {url}: this machine ran out of file descriptors or local ports ({detail}); raise the open-files limit or open fewer connections"
+    )]
+    Exhausted {
+        url: String,
+        errno: i32,
+        detail: String,
+    },
     #[error("request to {url} failed: {detail}")]
     Other { url: String, detail: String },
 }
@@ -66,7 +76,9 @@ impl RequestError {
         let detail = chain(error);
         let lower = detail.to_ascii_lowercase();
         let url = url.to_string();
-        if lower.contains("connection refused") {
+        if let Some(errno) = exhausted_errno(&detail) {
+            RequestError::Exhausted { url, errno, detail }
+        } else if lower.contains("connection refused") {
             RequestError::Refused { url }
         } else if lower.contains("connection reset") {
             RequestError::Reset { url, detail }
@@ -94,6 +106,15 @@ impl RequestError {
     }
 }
 
+/// The OS error of a connection this machine could not open for want of file descriptors
+/// or local ports, as std writes it in the error's source chain
+/// (`Too many open files (os error 24)`).
+fn exhausted_errno(detail: &str) -> Option<i32> {
+    [libc::EMFILE, libc::ENFILE, libc::EADDRNOTAVAIL]
+        .into_iter()
+        .find(|errno| detail.contains(&format!("(os error {errno})")))
+}
+
 /// The error and all its sources, joined, without repeating a source that is already
 /// contained in the text before it.
 pub fn chain(error: &reqwest::Error) -> String {
@@ -108,4 +129,32 @@ pub fn chain(error: &reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::files(
+        "error sending request: client error (Connect): tcp open error: Too many open files (os error 24)",
+        Some(libc::EMFILE)
+    )]
+    #[case::system_files(
+        "tcp open error: Too many open files in system (os error 23)",
+        Some(libc::ENFILE)
+    )]
+    #[case::ports(
+        "tcp connect error: Cannot assign requested address (os error 99)",
+        Some(libc::EADDRNOTAVAIL)
+    )]
+    #[case::refused("tcp connect error: Connection refused (os error 111)", None)]
+    #[case::other("connection closed before message completed", None)]
+    fn a_connection_this_machine_could_not_open_is_told_apart(
+        #[case] detail: &str,
+        #[case] errno: Option<i32>,
+    ) {
+        assert_eq!(exhausted_errno(detail), errno);
+    }
 }

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use crate::catalog::case::SlaRequest;
 use crate::client::RequestError;
-use crate::load::{ErrorKind, HttpGet, Request, Resource, Sample};
+use crate::load::{ErrorKind, HttpGet, Request, Resource, Sample, limits};
 use crate::target::{Redactor, Target, TargetError};
 use crate::text::{format_duration, printable};
 
@@ -187,31 +187,16 @@ impl<'a> Via<'a> {
 /// descriptors or local ports) apart, as the lean client counts them, so that the run
 /// ends in the one message that says what to change.
 fn transport_kind(error: &RequestError) -> ErrorKind {
-    if let Some(resource) = exhausted(error) {
-        return ErrorKind::Exhausted(resource);
-    }
     match error {
+        RequestError::Exhausted { errno, .. } => {
+            limits::connect_error(&std::io::Error::from_raw_os_error(*errno))
+        }
         RequestError::Refused { .. }
         | RequestError::Dns { .. }
         | RequestError::Tls { .. }
         | RequestError::ConnectTimeout { .. } => ErrorKind::Connect,
         RequestError::Timeout { .. } | RequestError::BodyTimeout { .. } => ErrorKind::Timeout,
         _ => ErrorKind::Stream,
-    }
-}
-
-/// The resource this machine ran out of, when that is why a request failed: reqwest keeps
-/// the OS error only as text in its source chain (`Too many open files (os error 24)`).
-/// Called on failures only.
-fn exhausted(error: &RequestError) -> Option<Resource> {
-    let text = error.to_string();
-    let code = |errno: i32| text.contains(&format!("(os error {errno})"));
-    if code(libc::EMFILE) || code(libc::ENFILE) {
-        Some(Resource::Files)
-    } else if code(libc::EADDRNOTAVAIL) {
-        Some(Resource::Ports)
-    } else {
-        None
     }
 }
 
@@ -306,28 +291,24 @@ mod tests {
     use rstest::rstest;
 
     #[rstest]
-    #[case::files(
-        "error sending request: client error (Connect): tcp open error: Too many open files (os error 24)",
-        ErrorKind::Exhausted(Resource::Files)
-    )]
-    #[case::system_files(
-        "tcp open error: Too many open files in system (os error 23)",
-        ErrorKind::Exhausted(Resource::Files)
-    )]
-    #[case::ports(
-        "tcp connect error: Cannot assign requested address (os error 99)",
-        ErrorKind::Exhausted(Resource::Ports)
-    )]
-    #[case::other("connection closed before message completed", ErrorKind::Stream)]
+    #[case::files(libc::EMFILE, ErrorKind::Exhausted(Resource::Files))]
+    #[case::system_files(libc::ENFILE, ErrorKind::Exhausted(Resource::Files))]
+    #[case::ports(libc::EADDRNOTAVAIL, ErrorKind::Exhausted(Resource::Ports))]
     fn a_client_out_of_files_or_ports_is_counted_as_this_machines_limit(
-        #[case] detail: &str,
+        #[case] errno: i32,
         #[case] kind: ErrorKind,
     ) {
-        let error = RequestError::Other {
+        let error = RequestError::Exhausted {
             url: "http://127.0.0.1:1/".into(),
-            detail: detail.into(),
+            errno,
+            detail: String::new(),
         };
         assert_eq!(transport_kind(&error), kind);
+        let other = RequestError::Other {
+            url: "http://127.0.0.1:1/".into(),
+            detail: "connection closed before message completed".into(),
+        };
+        assert_eq!(transport_kind(&other), ErrorKind::Stream);
     }
 
     #[test]
