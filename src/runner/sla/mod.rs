@@ -19,7 +19,7 @@ use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
 use crate::catalog::case::SlaSpec;
 use crate::load::{ErrorKind, Event, Figures, Model, Phase, Plan, Report, SoFar, Stage};
-use crate::metric::{FigureRef, Stat, find_metric, format_value};
+use crate::metric::{FigureRef, Stat, format_value};
 use crate::text::format_duration;
 
 use super::context::{Progress, RunContext};
@@ -357,10 +357,7 @@ fn table<'a>(
 
 /// A row's figures: requests, errors, throughput, latency p50, p90, p99 and max.
 fn figure_cells(figures: &Figures) -> [String; 7] {
-    let figure = |name, stat| FigureRef {
-        metric: find_metric(name).expect("sla figures are registered metrics"),
-        stat,
-    };
+    let figure = verdict::figure;
     let shown = |figure: FigureRef| {
         verdict::value(figures, figure).map_or("-".into(), |v| format_value(v, figure.unit()))
     };

@@ -119,6 +119,15 @@ fn statistic(histogram: &Histogram<u64>, stat: Stat, scale: f64) -> Option<f64> 
     Some(micros as f64 / scale)
 }
 
+/// A figure of the registry by name: every name an sla case reports is registered (a
+/// unit test holds the figures to that).
+pub fn figure(name: &str, stat: Option<Stat>) -> FigureRef {
+    FigureRef {
+        metric: find_metric(name).expect("sla figures are registered metrics"),
+        stat,
+    }
+}
+
 /// The figures of the whole run as records carry them, those it has: the durations of a
 /// generation, its output tokens/s and its goodput (when its check has SLOs) are a model
 /// request's; `late` and `dropped` are an open loop's (a closed loop sends nothing on a
@@ -139,20 +148,12 @@ pub fn record_figures(report: &Report, open: bool) -> Vec<Figure> {
         }
     }
     if report.stages.len() > 1 {
-        let latency = |stat| FigureRef {
-            metric: find_metric("latency").expect("latency is a registered metric"),
-            stat: Some(stat),
-        };
-        let whole = |name| FigureRef {
-            metric: find_metric(name).expect("sla figures are registered metrics"),
-            stat: None,
-        };
         let staged = [
-            latency(Stat::P50),
-            latency(Stat::P99),
-            latency(Stat::Max),
-            whole("throughput"),
-            whole("error_rate"),
+            figure("latency", Some(Stat::P50)),
+            figure("latency", Some(Stat::P99)),
+            figure("latency", Some(Stat::Max)),
+            figure("throughput", None),
+            figure("error_rate", None),
         ];
         for (i, stage) in report.stages.iter().enumerate() {
             all.extend(staged.iter().filter_map(|figure| {
@@ -168,13 +169,9 @@ pub fn record_figures(report: &Report, open: bool) -> Vec<Figure> {
 
 /// [`figures`] with `suffix` after each name.
 fn named(total: &Figures, open: bool, suffix: &str) -> Vec<Figure> {
-    let metric = |name| find_metric(name).expect("sla figures are registered metrics");
-    let durations = HISTOGRAMS.iter().flat_map(|name| {
-        LOAD_STATS.iter().map(|stat| FigureRef {
-            metric: metric(name),
-            stat: Some(*stat),
-        })
-    });
+    let durations = HISTOGRAMS
+        .iter()
+        .flat_map(|name| LOAD_STATS.iter().map(|stat| figure(name, Some(*stat))));
     let run: &[&str] = if open {
         &[
             "throughput",
@@ -187,16 +184,13 @@ fn named(total: &Figures, open: bool, suffix: &str) -> Vec<Figure> {
     } else {
         &["throughput", "output_tokens_per_s", "goodput", "error_rate"]
     };
-    let run = run.iter().map(|name| FigureRef {
-        metric: metric(name),
-        stat: None,
-    });
+    let run = run.iter().map(|name| figure(name, None));
     durations
         .chain(run)
-        .filter_map(|figure| {
+        .filter_map(|named| {
             Some(Figure::new(
-                format!("{figure}{suffix}"),
-                value(total, figure)?,
+                format!("{named}{suffix}"),
+                value(total, named)?,
             ))
         })
         .collect()
