@@ -109,14 +109,6 @@ impl Request for LoadRequest<'_> {
     }
 
     async fn send(&self, worker: &mut Worker) -> Result<Sample, ErrorKind> {
-        let fits = matches!(
-            (&self.sends, &*worker),
-            (Sends::Get { .. }, Worker::Get(_))
-                | (Sends::Http(_) | Sends::Model(_), Worker::Client(_))
-        );
-        if !fits {
-            *worker = self.worker();
-        }
         let examples = &self.examples;
         match (&self.sends, worker) {
             (Sends::Get { get, url }, Worker::Get(connection)) => {
@@ -133,8 +125,13 @@ impl Request for LoadRequest<'_> {
             (Sends::Model(model), Worker::Client(client)) => {
                 Box::pin(model.send(client, examples)).await
             }
-            // Not reached: the worker was made to fit above.
-            _ => Err(ErrorKind::Stream),
+            // Not reached: a worker is made by its own request, or for a mix by its first
+            // part, and a mix never holds a lean GET (see `catalog::expand::sla`), so every
+            // part of it sends over the client its first part made.
+            _ => {
+                debug_assert!(false, "a lean GET was sent over a client, or the reverse");
+                Err(ErrorKind::Stream)
+            }
         }
     }
 }
